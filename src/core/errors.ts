@@ -1,0 +1,456 @@
+/**
+ * The error family. Every error the package throws is a `FaultlineError`.
+ *
+ * `instanceof` must hold across the ESM and CommonJS builds, which each carry their own copy of these
+ * classes. Each instance therefore carries the names of its class chain under a registry symbol, and each
+ * class answers `instanceof` from those names rather than from prototype identity.
+ */
+
+const KINDS = Symbol.for("faultline.error.kinds");
+
+/** Validation issue as the APIs send it (pydantic style). */
+export interface ValidationIssue {
+  readonly type: string;
+  readonly loc: ReadonlyArray<string | number>;
+  readonly msg: string;
+  readonly [key: string]: unknown;
+}
+
+/** Rate-limit state read from `x-ratelimit-*` headers. `resetMs` is the time until the window resets. */
+export interface RateLimit {
+  readonly limit: number | undefined;
+  readonly remaining: number | undefined;
+  readonly resetMs: number | undefined;
+}
+
+/** What every `FaultlineError` may carry beyond its message. */
+export interface FaultlineErrorOptions {
+  readonly cause?: unknown;
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  readonly attempts?: number | undefined;
+  readonly retryable?: boolean | undefined;
+  readonly hint?: string | undefined;
+}
+
+function collectKinds(target: Function): string[] {
+  const kinds: string[] = [];
+  for (let ctor: unknown = target; typeof ctor === "function"; ctor = Object.getPrototypeOf(ctor)) {
+    if (Object.hasOwn(ctor, "kind")) kinds.push((ctor as unknown as { kind: string }).kind);
+  }
+  return kinds;
+}
+
+/**
+ * The root of every error faultline throws.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await af.workflows.get(id);
+ * } catch (err) {
+ *   if (err instanceof FaultlineError) console.error(err.code, err.message);
+ * }
+ * ```
+ */
+export class FaultlineError extends Error {
+  static readonly kind: string = "FaultlineError";
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // A user's own subclass has no `kind` of its own: plain prototype identity is the right answer there.
+    if (!Object.hasOwn(this, "kind")) return Function.prototype[Symbol.hasInstance].call(this, value);
+    if (typeof value !== "object" || value === null) return false;
+    const kinds = (value as { [KINDS]?: unknown })[KINDS];
+    if (!Array.isArray(kinds)) return false;
+    return kinds.includes((this as unknown as { kind: string }).kind);
+  }
+
+  /** A stable, machine-readable code: `switch` on it. */
+  readonly code: string;
+  /** The HTTP method of the call, when there was one. */
+  readonly method: string | undefined;
+  /** The URL of the call, secrets masked. */
+  readonly url: string | undefined;
+  /** How many requests were sent for this call (0 when the error came before any). */
+  readonly attempts: number;
+  /** Whether trying the same call again may succeed. */
+  readonly retryable: boolean;
+  /** What to do about it, when the API or faultline knows. */
+  readonly hint: string | undefined;
+  declare readonly [KINDS]: readonly string[];
+
+  constructor(code: string, message: string, options: FaultlineErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    Object.defineProperty(this, KINDS, { value: collectKinds(new.target), enumerable: false });
+    Object.defineProperty(this, "name", {
+      value: (new.target as unknown as { kind?: string }).kind ?? new.target.name,
+      enumerable: false,
+      configurable: true,
+      writable: true,
+    });
+    this.code = code;
+    this.method = options.method;
+    this.url = options.url;
+    this.attempts = options.attempts ?? 0;
+    this.retryable = options.retryable ?? false;
+    this.hint = options.hint;
+  }
+
+  /** A plain object for logs and JSON output; never holds a secret. */
+  toJSON(): Record<string, unknown> {
+    return dropUndefined({
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      hint: this.hint,
+      retryable: this.retryable,
+      method: this.method,
+      url: this.url,
+      attempts: this.attempts,
+    });
+  }
+}
+
+/** Everything an `ApiError` is built from. Dialects fill the body-derived part. */
+export interface ApiErrorInit {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+  readonly detail?: string | readonly ValidationIssue[] | undefined;
+  readonly retryable: boolean;
+  readonly requestId?: string | undefined;
+  readonly referenceId?: string | undefined;
+  readonly hint?: string | undefined;
+  readonly type?: string | undefined;
+  readonly service?: string | undefined;
+  readonly retryAfterMs?: number | undefined;
+  readonly rateLimit?: RateLimit | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: unknown;
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  readonly attempts?: number | undefined;
+}
+
+/**
+ * Any non-2xx response. Subclasses name the statuses and codes callers branch on.
+ *
+ * @example
+ * ```ts
+ * catch (err) {
+ *   if (err instanceof ApiError) console.error(err.status, err.code, err.requestId);
+ * }
+ * ```
+ */
+export class ApiError extends FaultlineError {
+  static override readonly kind: string = "ApiError";
+
+  readonly status: number;
+  /** The body's longer explanation, or the validation issues. */
+  readonly detail: string | readonly ValidationIssue[] | undefined;
+  readonly requestId: string | undefined;
+  readonly referenceId: string | undefined;
+  /** Roboflow's error type (`GraphMethodException`, ...). */
+  readonly type: string | undefined;
+  /** Which service answered, where an API has more than one (Roboflow's deployments). */
+  readonly service: string | undefined;
+  /** How long the server asked us to wait, from `Retry-After` / `retry-after-ms`. */
+  readonly retryAfterMs: number | undefined;
+  readonly rateLimit: RateLimit | undefined;
+  /** Response headers, secrets masked. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The parsed body, or its text (at most 64 KiB read), secrets masked. */
+  readonly body: unknown;
+  declare readonly method: string | undefined;
+
+  constructor(init: ApiErrorInit) {
+    super(init.code, init.message, {
+      method: init.method,
+      url: init.url,
+      attempts: init.attempts ?? 1,
+      retryable: init.retryable,
+      hint: init.hint,
+    });
+    this.status = init.status;
+    this.detail = init.detail;
+    this.requestId = init.requestId;
+    this.referenceId = init.referenceId;
+    this.type = init.type;
+    this.service = init.service;
+    this.retryAfterMs = init.retryAfterMs;
+    this.rateLimit = init.rateLimit;
+    this.headers = init.headers;
+    this.body = init.body;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return dropUndefined({
+      ...super.toJSON(),
+      status: this.status,
+      detail: this.detail,
+      requestId: this.requestId,
+      referenceId: this.referenceId,
+      type: this.type,
+      service: this.service,
+      retryAfterMs: this.retryAfterMs,
+      rateLimit: this.rateLimit,
+      headers: this.headers,
+      body: this.body,
+    });
+  }
+}
+
+/** 400. @example `if (err instanceof BadRequestError) showForm(err.detail)` */
+export class BadRequestError<C extends string = "BAD_REQUEST"> extends ApiError {
+  static override readonly kind: string = "BadRequestError";
+  declare readonly code: C;
+}
+
+/** 400 `VALIDATION_ERROR`; `issues` lists what was wrong. @example `err.issues.map((i) => i.loc.join("."))` */
+export class ValidationError extends BadRequestError<"VALIDATION_ERROR"> {
+  static override readonly kind: string = "ValidationError";
+  /** The validation array from the body's `detail` (empty when the body had none). */
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(init: ApiErrorInit) {
+    super(init);
+    this.issues = Array.isArray(init.detail) ? init.detail : [];
+  }
+}
+
+/** 400 `INVALID_JSON`: the request body was not valid JSON. @example `err instanceof InvalidJsonError` */
+export class InvalidJsonError extends BadRequestError<"INVALID_JSON"> {
+  static override readonly kind: string = "InvalidJsonError";
+}
+
+/** 401: the key was rejected. @example `if (err instanceof AuthFailedError) askForNewKey()` */
+export class AuthFailedError extends ApiError {
+  static override readonly kind: string = "AuthFailedError";
+  declare readonly code: "AUTH_FAILED";
+}
+
+/** 403: missing key or not allowed. @example `err instanceof AccessDeniedError` */
+export class AccessDeniedError extends ApiError {
+  static override readonly kind: string = "AccessDeniedError";
+  declare readonly code: "ACCESS_DENIED";
+}
+
+/** 404. @example `if (err instanceof NotFoundError) return null` */
+export class NotFoundError extends ApiError {
+  static override readonly kind: string = "NotFoundError";
+  declare readonly code: "NOT_FOUND";
+}
+
+/** 409: the resource's state forbids the operation. @example `err instanceof ConflictError` */
+export class ConflictError extends ApiError {
+  static override readonly kind: string = "ConflictError";
+  declare readonly code: "CONFLICT";
+}
+
+/** 412: not ready yet (anyformat results while processing). @example `if (err.retryable) pollAgain()` */
+export class PreconditionFailedError extends ApiError {
+  static override readonly kind: string = "PreconditionFailedError";
+  declare readonly code: "PRECONDITION_FAILED";
+}
+
+/**
+ * An extraction that ended in error or was cancelled: 422 `EXTRACTION_FAILED`/`EXTRACTION_CANCELLED`,
+ * or the terminal 412 (`retryable: false`) that `results.waitFor` meets, reported as `EXTRACTION_FAILED`.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof ExtractionFailedError && err.code === "EXTRACTION_CANCELLED") resubmit();
+ * ```
+ */
+export class ExtractionFailedError extends ApiError {
+  static override readonly kind: string = "ExtractionFailedError";
+  declare readonly code: "EXTRACTION_FAILED" | "EXTRACTION_CANCELLED";
+}
+
+/** 423: locked (Roboflow workspace billing paused). Never retried. @example `err instanceof LockedError` */
+export class LockedError extends ApiError {
+  static override readonly kind: string = "LockedError";
+  declare readonly code: "LOCKED";
+}
+
+/** 429. `retryAfterMs` says when to come back. @example `schedule(job, err.retryAfterMs ?? 60_000)` */
+export class RateLimitedError extends ApiError {
+  static override readonly kind: string = "RateLimitedError";
+  declare readonly code: "RATE_LIMITED";
+}
+
+/** Any 5xx. @example `if (err instanceof ServerError) report(err.requestId, err.referenceId)` */
+export class ServerError<C extends string = "INTERNAL_ERROR"> extends ApiError {
+  static override readonly kind: string = "ServerError";
+  declare readonly code: C;
+}
+
+/** 504. @example `err instanceof GatewayTimeoutError` */
+export class GatewayTimeoutError extends ServerError<"GATEWAY_TIMEOUT"> {
+  static override readonly kind: string = "GatewayTimeoutError";
+}
+
+/** No response: refused, reset, DNS, TLS. @example `if (err instanceof ConnectionError) checkNetwork()` */
+export class ConnectionError extends FaultlineError {
+  static override readonly kind: string = "ConnectionError";
+  declare readonly code: "CONNECTION_ERROR";
+
+  constructor(message: string, options: FaultlineErrorOptions = {}) {
+    super("CONNECTION_ERROR", message, options);
+  }
+}
+
+/** An attempt's `timeout` or the call's `deadline` ran out. @example `err instanceof TimeoutError` */
+export class TimeoutError extends FaultlineError {
+  static override readonly kind: string = "TimeoutError";
+  declare readonly code: "TIMEOUT";
+
+  constructor(message: string, options: FaultlineErrorOptions = {}) {
+    super("TIMEOUT", message, options);
+  }
+}
+
+/** The caller's `signal` aborted. @example `if (err instanceof AbortedError) return` */
+export class AbortedError extends FaultlineError {
+  static override readonly kind: string = "AbortedError";
+  declare readonly code: "ABORTED";
+
+  constructor(message = "The call was aborted", options: FaultlineErrorOptions = {}) {
+    super("ABORTED", message, options);
+  }
+}
+
+/** A 2xx body that does not match its schema; `issues` are zod's. @example `console.error(err.issues)` */
+export class ResponseValidationError extends FaultlineError {
+  static override readonly kind: string = "ResponseValidationError";
+  declare readonly code: "RESPONSE_VALIDATION";
+  readonly status: number;
+  readonly issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[];
+  readonly body: unknown;
+
+  constructor(
+    message: string,
+    init: {
+      status: number;
+      issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[];
+      body: unknown;
+    } & FaultlineErrorOptions,
+  ) {
+    super("RESPONSE_VALIDATION", message, init);
+    this.status = init.status;
+    this.issues = init.issues;
+    this.body = init.body;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return {
+      ...super.toJSON(),
+      status: this.status,
+      issues: this.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+    };
+  }
+}
+
+/** Bad arguments, caught before any request. @example `err instanceof InvalidArgumentError` */
+export class InvalidArgumentError extends FaultlineError {
+  static override readonly kind: string = "InvalidArgumentError";
+  declare readonly code: "INVALID_ARGUMENT";
+
+  constructor(message: string, options: FaultlineErrorOptions = {}) {
+    super("INVALID_ARGUMENT", message, options);
+  }
+}
+
+/** No API key, or no workspace where one is needed. @example `err instanceof CredentialsError` */
+export class CredentialsError extends FaultlineError {
+  static override readonly kind: string = "CredentialsError";
+  declare readonly code: "MISSING_CREDENTIALS";
+
+  constructor(message: string, options: FaultlineErrorOptions = {}) {
+    super("MISSING_CREDENTIALS", message, options);
+  }
+}
+
+/**
+ * Every `ApiError` subclass, discriminated by `code`: a `switch (err.code)` narrows it.
+ *
+ * @example
+ * ```ts
+ * const e = err as KnownApiError;
+ * switch (e.code) {
+ *   case "VALIDATION_ERROR": return e.issues;
+ *   case "RATE_LIMITED": return e.retryAfterMs;
+ * }
+ * ```
+ */
+export type KnownApiError =
+  | BadRequestError
+  | ValidationError
+  | InvalidJsonError
+  | AuthFailedError
+  | AccessDeniedError
+  | NotFoundError
+  | ConflictError
+  | PreconditionFailedError
+  | ExtractionFailedError
+  | LockedError
+  | RateLimitedError
+  | ServerError
+  | GatewayTimeoutError;
+
+/** Every code a `KnownApiError` can carry. */
+export type KnownApiErrorCode = KnownApiError["code"];
+
+type ApiErrorClass = new (init: ApiErrorInit) => ApiError;
+
+const CLASS_BY_CODE: Readonly<Record<string, ApiErrorClass>> = {
+  BAD_REQUEST: BadRequestError,
+  VALIDATION_ERROR: ValidationError,
+  INVALID_JSON: InvalidJsonError,
+  AUTH_FAILED: AuthFailedError,
+  ACCESS_DENIED: AccessDeniedError,
+  NOT_FOUND: NotFoundError,
+  CONFLICT: ConflictError,
+  PRECONDITION_FAILED: PreconditionFailedError,
+  EXTRACTION_FAILED: ExtractionFailedError,
+  EXTRACTION_CANCELLED: ExtractionFailedError,
+  LOCKED: LockedError,
+  RATE_LIMITED: RateLimitedError,
+  INTERNAL_ERROR: ServerError,
+  GATEWAY_TIMEOUT: GatewayTimeoutError,
+};
+
+const CODE_BY_STATUS: Readonly<Record<number, string>> = {
+  400: "BAD_REQUEST",
+  401: "AUTH_FAILED",
+  403: "ACCESS_DENIED",
+  404: "NOT_FOUND",
+  409: "CONFLICT",
+  412: "PRECONDITION_FAILED",
+  423: "LOCKED",
+  429: "RATE_LIMITED",
+  504: "GATEWAY_TIMEOUT",
+};
+
+/** The code a response earns: the body's own code when it is a known one, else the status's. */
+export function codeFor(status: number, bodyCode: string | undefined): string {
+  if (bodyCode !== undefined && Object.hasOwn(CLASS_BY_CODE, bodyCode)) return bodyCode;
+  return CODE_BY_STATUS[status] ?? (status >= 500 && status <= 599 ? "INTERNAL_ERROR" : `HTTP_${status}`);
+}
+
+/** Builds the right `ApiError` subclass for `init.code` (as chosen by `codeFor`). */
+export function createApiError(init: ApiErrorInit): ApiError {
+  const Class = Object.hasOwn(CLASS_BY_CODE, init.code) ? CLASS_BY_CODE[init.code] : undefined;
+  return Class === undefined ? new ApiError(init) : new Class(init);
+}
+
+/** Records how many requests a call sent; the field is readonly to users. */
+export function withAttempts<E extends FaultlineError>(error: E, attempts: number): E {
+  Object.defineProperty(error, "attempts", { value: attempts, enumerable: true, configurable: true });
+  return error;
+}
+
+function dropUndefined(record: Record<string, unknown>): Record<string, unknown> {
+  for (const key of Object.keys(record)) if (record[key] === undefined) delete record[key];
+  return record;
+}

@@ -1,0 +1,174 @@
+import pRetry from "p-retry";
+import {
+  AbortedError,
+  ApiError,
+  ConnectionError,
+  FaultlineError,
+  TimeoutError,
+  withAttempts,
+} from "./errors.js";
+
+/** What `onRetry` is told before each retry. */
+export interface RetryInfo {
+  /** The number of the attempt about to start (2 for the first retry). */
+  readonly attempt: number;
+  /** How long faultline waits before it. */
+  readonly delayMs: number;
+  /** Why the previous attempt failed. */
+  readonly error: FaultlineError;
+}
+
+/** How a failed attempt came to fail, beyond the error itself. */
+export interface AttemptFacts {
+  readonly method: string;
+  /** Whether the request can be sent again (a one-shot stream body cannot). */
+  readonly replayable: boolean;
+  readonly idempotencyKey: string | undefined;
+}
+
+export interface RetryDecision {
+  readonly retry: boolean;
+  readonly delayMs: number;
+}
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+const NEVER = new Set([400, 401, 403, 404, 409, 422, 423]);
+
+export const BACKOFF_BASE_MS = 500;
+export const BACKOFF_CAP_MS = 8_000;
+
+/** The policy's verdict on a status alone, before the body has its say. */
+export function isRetryableStatus(status: number): boolean {
+  if (NEVER.has(status)) return false;
+  return status === 429 || (status >= 500 && status <= 599);
+}
+
+/**
+ * Backoff without a server hint: 500 ms doubling to an 8 s cap, each delay drawn from the upper half of
+ * its step so that many clients failing together come back spread out, never all at once.
+ */
+export function backoffMs(retry: number, random: () => number = Math.random): number {
+  const step = Math.min(BACKOFF_BASE_MS * 2 ** Math.max(0, retry - 1), BACKOFF_CAP_MS);
+  return Math.round(step / 2 + random() * (step / 2));
+}
+
+/** Errors raised while the request may already have reached the server carry this mark. */
+export const MAY_HAVE_REACHED_SERVER = Symbol("faultline.mayHaveReachedServer");
+
+export function mayHaveReachedServer(error: FaultlineError): boolean {
+  return (error as { [MAY_HAVE_REACHED_SERVER]?: boolean })[MAY_HAVE_REACHED_SERVER] === true;
+}
+
+/** Decides whether a failed attempt is worth another, and after how long. */
+export function decideRetry(
+  error: FaultlineError,
+  retry: number,
+  facts: AttemptFacts,
+  maxRetryAfterMs: number,
+): RetryDecision {
+  const no = { retry: false, delayMs: 0 };
+  if (error instanceof ApiError) {
+    // The body was consumed by the attempt: a one-shot stream cannot be sent twice.
+    if (!facts.replayable) return no;
+    const verdict = bodyRetryable(error) ?? isRetryableStatus(error.status);
+    if (!verdict) return no;
+    if (error.retryAfterMs !== undefined) {
+      return error.retryAfterMs > maxRetryAfterMs ? no : { retry: true, delayMs: error.retryAfterMs };
+    }
+    return { retry: true, delayMs: backoffMs(retry) };
+  }
+  if (error instanceof ConnectionError || (error instanceof TimeoutError && isAttemptTimeout(error))) {
+    if (!error.retryable) return no;
+    if (mayHaveReachedServer(error)) {
+      const safe = IDEMPOTENT.has(facts.method) || facts.idempotencyKey !== undefined;
+      if (!safe || !facts.replayable) return no;
+    }
+    return { retry: true, delayMs: backoffMs(retry) };
+  }
+  return no;
+}
+
+function bodyRetryable(error: ApiError): boolean | undefined {
+  const body = error.body;
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return undefined;
+  const flag = (body as { retryable?: unknown }).retryable;
+  return typeof flag === "boolean" ? flag : undefined;
+}
+
+export const ATTEMPT_TIMEOUT = Symbol("faultline.attemptTimeout");
+
+function isAttemptTimeout(error: TimeoutError): boolean {
+  return (error as { [ATTEMPT_TIMEOUT]?: boolean })[ATTEMPT_TIMEOUT] === true;
+}
+
+export interface RetryBudget {
+  readonly maxRetries: number;
+  readonly maxRetryAfterMs: number;
+  /** Absolute time (ms since epoch) past which no retry may start. */
+  readonly deadlineAt: number | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly onRetry: ((info: RetryInfo) => void) | undefined;
+}
+
+/**
+ * Runs `attempt` under the retry policy, driving p-retry. p-retry has no per-attempt delay, so its own
+ * backoff is off and the wait the policy chose is slept inside `shouldRetry`, abortable by the signal.
+ * Whatever is thrown at the end carries how many requests were sent.
+ */
+export async function runWithRetry<T>(
+  attempt: (attemptNumber: number) => Promise<T>,
+  facts: AttemptFacts,
+  budget: RetryBudget,
+): Promise<T> {
+  let attempts = 0;
+  const maxRetries = Math.max(0, Math.floor(budget.maxRetries));
+  try {
+    return await pRetry(
+      async () => {
+        if (budget.signal?.aborted) throw new AbortedError();
+        attempts += 1;
+        return await attempt(attempts);
+      },
+      {
+        retries: maxRetries,
+        minTimeout: 0,
+        maxTimeout: 0,
+        factor: 1,
+        randomize: false,
+        shouldRetry: async ({ error }) => {
+          if (!(error instanceof FaultlineError)) return false;
+          const decision = decideRetry(error, attempts, facts, budget.maxRetryAfterMs);
+          if (!decision.retry) return false;
+          if (budget.deadlineAt !== undefined && Date.now() + decision.delayMs >= budget.deadlineAt) return false;
+          budget.onRetry?.({ attempt: attempts + 1, delayMs: decision.delayMs, error: withAttempts(error, attempts) });
+          await sleep(decision.delayMs, budget.signal);
+          return true;
+        },
+      },
+    );
+  } catch (error) {
+    throw withAttempts(toFaultlineError(error), attempts);
+  }
+}
+
+function toFaultlineError(error: unknown): FaultlineError {
+  if (error instanceof FaultlineError) return error;
+  return new ConnectionError(error instanceof Error ? error.message : String(error), { cause: error });
+}
+
+/** A wait that the caller's signal cuts short with `AbortedError`. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(new AbortedError());
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new AbortedError());
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,500 @@
+import type { Readable } from "node:stream";
+import { Agent, request, type Dispatcher } from "undici";
+import type * as z from "zod";
+import type { Dialect } from "./dialect.js";
+import {
+  AbortedError,
+  ConnectionError,
+  FaultlineError,
+  ResponseValidationError,
+  TimeoutError,
+  codeFor,
+  createApiError,
+  type ApiError,
+} from "./errors.js";
+import { flattenHeaders, parseRateLimit, parseRetryAfter, type RawHeaders } from "./headers.js";
+import { Redactor } from "./redact.js";
+import {
+  ATTEMPT_TIMEOUT,
+  MAY_HAVE_REACHED_SERVER,
+  isRetryableStatus,
+  runWithRetry,
+  type RetryInfo,
+} from "./retry.js";
+import { APIPromise, type ApiResponse } from "./api-promise.js";
+
+/** Error bodies are read to this many bytes; the rest is discarded unread. */
+export const ERROR_BODY_CAP = 64 * 1024;
+
+/** Where faultline writes its debug lines (one per attempt). Keys are masked before they get here. */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Per-call overrides, accepted by every resource method as its last argument. */
+export interface RequestOptions {
+  /** Retries after the first attempt [2]; 0 sends exactly one request. */
+  readonly maxRetries?: number | undefined;
+  /** Per-attempt limit in ms, covering headers and body [60000]. */
+  readonly timeout?: number | undefined;
+  /** Total ms for the whole call, attempts and waits included [none]. */
+  readonly deadline?: number | undefined;
+  /** The longest `Retry-After` faultline will sleep, in ms [60000]; longer ones are thrown at once. */
+  readonly maxRetryAfter?: number | undefined;
+  /** An undici Dispatcher to send through instead of the client's own pooled Agent. */
+  readonly dispatcher?: Dispatcher | undefined;
+  /** Aborts the call, waits included, with `AbortedError`. */
+  readonly signal?: AbortSignal | undefined;
+  /** Called before each retry. */
+  readonly onRetry?: ((info: RetryInfo) => void) | undefined;
+  /** Makes a POST safe to retry after it may have reached the server; sent as `Idempotency-Key`. */
+  readonly idempotencyKey?: string | undefined;
+  /** Extra request headers. */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+}
+
+/** Options every client takes. */
+export interface ClientOptions extends RequestOptions {
+  readonly apiKey?: string | undefined;
+  readonly baseUrl?: string | undefined;
+  /** Receives one debug line per attempt, keys masked. Defaults to stderr when `FAULTLINE_DEBUG` is set. */
+  readonly logger?: Logger | undefined;
+}
+
+/** A request body that can be produced afresh for each attempt. */
+export interface OutgoingBody {
+  readonly body: string | Uint8Array | Readable;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export type Query = Readonly<Record<string, string | number | boolean | undefined | null>>;
+
+/** One call, as a resource describes it. */
+export interface RequestSpec<T> {
+  readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  /** Path below the base URL, already percent-encoded. */
+  readonly path: string;
+  readonly query?: Query | undefined;
+  readonly json?: unknown;
+  /** A body built per attempt (multipart uploads). */
+  readonly body?: (() => OutgoingBody) | undefined;
+  /** False when `body` can be produced only once (a one-shot stream). */
+  readonly replayable?: boolean | undefined;
+  readonly schema: z.ZodType<T>;
+  /** Another base URL for this call (a second service of the same API). */
+  readonly baseUrl?: string | undefined;
+  /** Which service answers, recorded on its errors. */
+  readonly service?: string | undefined;
+}
+
+export interface TransportConfig {
+  readonly baseUrl: string;
+  readonly dialect: Dialect;
+  /** Values to mask wherever they appear. */
+  readonly secrets: ReadonlyArray<string | undefined>;
+  /** Credentials sent as headers on every request (`Authorization: Bearer ...`). */
+  readonly authHeaders?: Readonly<Record<string, string>> | undefined;
+  /** Credentials sent as query parameters on every request (Roboflow's `api_key`). */
+  readonly authQuery?: Readonly<Record<string, string>> | undefined;
+  readonly defaults: RequestOptions;
+  readonly logger?: Logger | undefined;
+  readonly userAgent: string;
+}
+
+const DEFAULTS = { maxRetries: 2, timeout: 60_000, maxRetryAfter: 60_000 } as const;
+const POOL_CONNECTIONS = 64;
+
+/** Network error codes that mean the request never left: nothing reached the server. */
+const NOT_SENT = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
+/** Failures that another try will not fix. */
+const PERMANENT = new Set([
+  "ERR_INVALID_URL",
+  "UND_ERR_INVALID_ARG",
+  "CERT_HAS_EXPIRED",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/**
+ * The request layer every client stands on: one pooled keep-alive Agent, per-attempt timeouts over
+ * headers and body, the retry policy, and every non-2xx turned into a typed error through a dialect.
+ */
+export class Transport {
+  readonly redactor: Redactor;
+  readonly #config: TransportConfig;
+  #agent: Agent | undefined;
+
+  constructor(config: TransportConfig) {
+    this.#config = config;
+    this.redactor = new Redactor(config.secrets);
+  }
+
+  /** Sends a call under the retry policy and resolves to its validated data. */
+  request<T>(spec: RequestSpec<T>, options: RequestOptions = {}): APIPromise<T> {
+    return new APIPromise(this.#send(spec, options));
+  }
+
+  /** Closes the client's own connection pool (a user's dispatcher is left alone). */
+  async close(): Promise<void> {
+    const agent = this.#agent;
+    this.#agent = undefined;
+    await agent?.close();
+  }
+
+  async #send<T>(spec: RequestSpec<T>, options: RequestOptions): Promise<ApiResponse<T>> {
+    const merged = { ...this.#config.defaults, ...definedOnly(options) };
+    const timeout = positive(merged.timeout) ?? DEFAULTS.timeout;
+    const deadline = positive(merged.deadline);
+    const deadlineAt = deadline === undefined ? undefined : Date.now() + deadline;
+    const signal = merged.signal;
+    const url = this.#url(spec);
+    const headers = this.#headers(spec, merged);
+    const dispatcher = merged.dispatcher ?? this.#pool();
+    const replayable = spec.body === undefined || spec.replayable !== false;
+    const json = spec.json === undefined ? undefined : JSON.stringify(spec.json);
+
+    return runWithRetry(
+      (attempt) => this.#attempt(spec, { url, headers, json, dispatcher, signal, timeout, deadlineAt, attempt }),
+      { method: spec.method, replayable, idempotencyKey: merged.idempotencyKey },
+      {
+        maxRetries: nonNegative(merged.maxRetries) ?? DEFAULTS.maxRetries,
+        maxRetryAfterMs: nonNegative(merged.maxRetryAfter) ?? DEFAULTS.maxRetryAfter,
+        deadlineAt,
+        signal,
+        onRetry: merged.onRetry,
+      },
+    );
+  }
+
+  async #attempt<T>(spec: RequestSpec<T>, a: AttemptInput): Promise<ApiResponse<T>> {
+    const started = Date.now();
+    const remaining = a.deadlineAt === undefined ? Infinity : a.deadlineAt - started;
+    if (remaining <= 0) throw this.#timeout(spec, a, true);
+    const controller = new AbortController();
+    const byDeadline = remaining < a.timeout;
+    const timer = setTimeout(() => controller.abort(TIMED_OUT), Math.min(a.timeout, remaining));
+    const onAbort = (): void => controller.abort(CALLER_ABORTED);
+    a.signal?.addEventListener("abort", onAbort, { once: true });
+    if (a.signal?.aborted) controller.abort(CALLER_ABORTED);
+    let headers = a.headers;
+    let body: OutgoingBody["body"] | undefined = a.json;
+    if (spec.body !== undefined) {
+      const out = spec.body();
+      headers = { ...headers, ...out.headers };
+      body = out.body;
+    }
+    this.#log(spec, a, "request");
+    try {
+      const response = await request(a.url, {
+        method: spec.method,
+        headers,
+        body: body ?? null,
+        dispatcher: a.dispatcher,
+        signal: controller.signal,
+      });
+      const responseHeaders = flattenHeaders(response.headers as RawHeaders);
+      const status = response.statusCode;
+      if (status >= 200 && status < 300) {
+        const text = await response.body.text();
+        return this.#success(spec, a, status, responseHeaders, text);
+      }
+      const { text } = await readCapped(response.body, ERROR_BODY_CAP);
+      throw this.#apiError(spec, a, status, responseHeaders, text);
+    } catch (error) {
+      if (error instanceof FaultlineError) throw error;
+      throw this.#networkError(spec, a, error, controller.signal, byDeadline);
+    } finally {
+      clearTimeout(timer);
+      a.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #success<T>(
+    spec: RequestSpec<T>,
+    a: AttemptInput,
+    status: number,
+    headers: Record<string, string>,
+    text: string,
+  ): ApiResponse<T> {
+    let parsed: unknown;
+    if (text.length > 0 && status !== 204) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new ResponseValidationError(`Expected a JSON body from ${spec.method} ${spec.path}, got text`, {
+          status,
+          issues: [{ path: [], message: "not JSON" }],
+          body: this.redactor.text(text.slice(0, ERROR_BODY_CAP)),
+          method: spec.method,
+          url: this.redactor.url(a.url),
+          attempts: a.attempt,
+        });
+      }
+    }
+    const result = spec.schema.safeParse(parsed);
+    if (!result.success) {
+      throw new ResponseValidationError(
+        `The ${status} response to ${spec.method} ${spec.path} does not match its schema: ${result.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
+          .join("; ")}`,
+        {
+          status,
+          issues: result.error.issues.map((i) => ({ path: i.path, message: i.message })),
+          body: this.redactor.value(parsed),
+          method: spec.method,
+          url: this.redactor.url(a.url),
+          attempts: a.attempt,
+        },
+      );
+    }
+    this.#log(spec, a, "response", status);
+    return {
+      data: result.data,
+      status,
+      headers,
+      requestId: headers["x-request-id"],
+      rateLimit: parseRateLimit(headers),
+      attempts: a.attempt,
+    };
+  }
+
+  #apiError(
+    spec: RequestSpec<unknown>,
+    a: AttemptInput,
+    status: number,
+    headers: Record<string, string>,
+    text: string,
+  ): ApiError {
+    const json = parseJsonLoosely(text);
+    let fields;
+    try {
+      fields = this.#config.dialect.readErrorBody({ status, headers, text, json });
+    } catch {
+      fields = {};
+    }
+    const redact = this.redactor;
+    const code = codeFor(status, fields.errorCode);
+    const error = createApiError({
+      status,
+      code,
+      message: redact.text(nonEmpty(fields.message) ?? defaultMessage(status, text, json)),
+      detail: typeof fields.detail === "string" ? redact.text(fields.detail) : (redact.value(fields.detail) as never),
+      retryable: fields.retryable ?? isRetryableStatus(status),
+      requestId: fields.requestId ?? headers["x-request-id"],
+      referenceId: fields.referenceId,
+      hint: fields.hint === undefined ? undefined : redact.text(fields.hint),
+      type: fields.type,
+      service: spec.service,
+      retryAfterMs: parseRetryAfter(headers),
+      rateLimit: parseRateLimit(headers),
+      headers: redact.headers(headers),
+      body: json === undefined ? redact.text(text) : redact.value(json),
+      method: spec.method,
+      url: redact.url(a.url),
+      attempts: a.attempt,
+    });
+    this.#log(spec, a, "error", status, error.code);
+    return error;
+  }
+
+  #networkError(
+    spec: RequestSpec<unknown>,
+    a: AttemptInput,
+    error: unknown,
+    signal: AbortSignal,
+    byDeadline: boolean,
+  ): FaultlineError {
+    const common = { method: spec.method, url: this.redactor.url(a.url), attempts: a.attempt, cause: error };
+    if (signal.aborted && signal.reason === CALLER_ABORTED) return new AbortedError("The call was aborted", common);
+    if (signal.aborted && signal.reason === TIMED_OUT) return this.#timeout(spec, a, byDeadline, error);
+    const code = errorCode(error);
+    const reason = this.redactor.text(error instanceof Error ? error.message : String(error));
+    if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
+      return this.#timeout(spec, a, false, error);
+    }
+    const sent = code === undefined || !NOT_SENT.has(code);
+    const out = new ConnectionError(
+      `${spec.method} ${this.redactor.url(a.url)} failed: ${reason}${code === undefined ? "" : ` (${code})`}`,
+      { ...common, retryable: code === undefined || !PERMANENT.has(code) },
+    );
+    if (sent) Object.defineProperty(out, MAY_HAVE_REACHED_SERVER, { value: true });
+    this.#log(spec, a, "network error", undefined, code ?? "unknown");
+    return out;
+  }
+
+  #timeout(spec: RequestSpec<unknown>, a: AttemptInput, byDeadline: boolean, cause?: unknown): TimeoutError {
+    const url = this.redactor.url(a.url);
+    const error = new TimeoutError(
+      byDeadline
+        ? `${spec.method} ${url} ran past its deadline`
+        : `${spec.method} ${url} got no complete response within ${a.timeout} ms`,
+      { method: spec.method, url, attempts: a.attempt, retryable: !byDeadline, cause },
+    );
+    if (!byDeadline) {
+      Object.defineProperty(error, ATTEMPT_TIMEOUT, { value: true });
+      Object.defineProperty(error, MAY_HAVE_REACHED_SERVER, { value: true });
+    }
+    return error;
+  }
+
+  #url(spec: RequestSpec<unknown>): string {
+    const base = (spec.baseUrl ?? this.#config.baseUrl).replace(/\/+$/, "");
+    const url = new URL(base + spec.path);
+    if (spec.query !== undefined) {
+      for (const [name, value] of Object.entries(spec.query)) {
+        if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
+      }
+    }
+    for (const [name, value] of Object.entries(this.#config.authQuery ?? {})) url.searchParams.set(name, value);
+    return url.toString();
+  }
+
+  #headers(spec: RequestSpec<unknown>, options: RequestOptions): Record<string, string> {
+    const headers: Record<string, string> = {
+      "user-agent": this.#config.userAgent,
+      accept: "application/json",
+      ...this.#config.authHeaders,
+    };
+    for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+    if (spec.json !== undefined) headers["content-type"] = "application/json";
+    if (options.idempotencyKey !== undefined) headers["idempotency-key"] = options.idempotencyKey;
+    return headers;
+  }
+
+  #pool(): Agent {
+    this.#agent ??= new Agent({ connections: POOL_CONNECTIONS, keepAliveTimeout: 10_000 });
+    return this.#agent;
+  }
+
+  #log(spec: RequestSpec<unknown>, a: AttemptInput, event: string, status?: number, code?: string): void {
+    const logger = this.#config.logger;
+    if (logger === undefined) return;
+    logger.debug(`faultline ${event}: ${spec.method} ${this.redactor.url(a.url)}`, {
+      attempt: a.attempt,
+      ...(status === undefined ? {} : { status }),
+      ...(code === undefined ? {} : { code }),
+    });
+  }
+}
+
+interface AttemptInput {
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly json: string | undefined;
+  readonly dispatcher: Dispatcher;
+  readonly signal: AbortSignal | undefined;
+  readonly timeout: number;
+  readonly deadlineAt: number | undefined;
+  readonly attempt: number;
+}
+
+const TIMED_OUT = Symbol("timed out");
+const CALLER_ABORTED = Symbol("caller aborted");
+
+/** Reads at most `cap` bytes; past that the stream is destroyed, so the rest is never buffered. */
+export async function readCapped(
+  body: AsyncIterable<Uint8Array> & { destroy?: (error?: Error) => void },
+  cap: number,
+): Promise<{ text: string; truncated: boolean }> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  for await (const chunk of body) {
+    const room = cap - size;
+    if (chunk.byteLength >= room) {
+      chunks.push(chunk.subarray(0, room));
+      size += room;
+      truncated = chunk.byteLength > room;
+      if (truncated) break;
+      continue;
+    }
+    chunks.push(chunk);
+    size += chunk.byteLength;
+  }
+  // `break` in for-await already destroys the stream; a body that ended exactly at the cap is drained.
+  return { text: Buffer.concat(chunks, size).toString("utf8"), truncated };
+}
+
+function parseJsonLoosely(text: string): unknown {
+  const trimmed = text.trimStart();
+  const first = trimmed[0];
+  // Only JSON-looking text is parsed: HTML and plain text stay text without paying for an exception.
+  if (first !== "{" && first !== "[" && first !== '"' && first !== "n" && !(first !== undefined && /[-\d]/.test(first))) {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  409: "Conflict",
+  412: "Precondition Failed",
+  422: "Unprocessable Entity",
+  423: "Locked",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+function defaultMessage(status: number, text: string, json: unknown): string {
+  const phrase = `HTTP ${status}${STATUS_TEXT[status] === undefined ? "" : ` ${STATUS_TEXT[status]}`}`;
+  if (text.trim().length === 0) return `${phrase} (empty body)`;
+  if (json !== undefined) return phrase;
+  if (/^\s*</.test(text)) return `${phrase} (HTML body)`;
+  const firstLine = text.trim().split(/\r?\n/, 1)[0] ?? "";
+  return `${phrase}: ${firstLine.slice(0, 200)}`;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
+}
+
+/** The most specific `code` in an error's cause chain (undici wraps socket errors). */
+function errorCode(error: unknown): string | undefined {
+  let generic: string | undefined;
+  let e: unknown = error;
+  for (let depth = 0; e !== null && typeof e === "object" && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") {
+      if (code !== "UND_ERR_SOCKET") return code;
+      generic ??= code;
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return generic;
+}
+
+function positive(value: number | undefined): number | undefined {
+  return value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+function nonNegative(value: number | undefined): number | undefined {
+  return value !== undefined && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [key, item] of Object.entries(value)) if (item !== undefined) (out as Record<string, unknown>)[key] = item;
+  return out;
+}
