@@ -1,5 +1,5 @@
 import { APIPromise } from "./api-promise.js";
-import type { FaultlineError } from "./errors.js";
+import { FaultlineError } from "./errors.js";
 import { Transport, type Logger, type RequestOptions, type RequestSpec, type TransportConfig } from "./transport.js";
 
 /** The version sent in `User-Agent`. */
@@ -12,8 +12,10 @@ export const VERSION = "0.1.0";
 export abstract class ApiClient {
   /** @internal */
   readonly transport: Transport;
+  readonly #defaults: RequestOptions;
 
   protected constructor(config: Omit<TransportConfig, "userAgent" | "logger"> & { logger?: Logger | undefined }) {
+    this.#defaults = config.defaults;
     this.transport = new Transport({
       ...config,
       logger: config.logger ?? envLogger(),
@@ -28,8 +30,37 @@ export abstract class ApiClient {
     return this.transport.request(spec, options);
   }
 
-  /** A reason not to send the call at all (missing credentials), checked before every request. */
-  protected precheck(_spec: RequestSpec<unknown>): FaultlineError | undefined {
+  /**
+   * @internal Builds a call's spec and sends it. `build` may throw (or reject with) a `FaultlineError`
+   * (a bad argument, no workspace, a file too big): that becomes the call's rejection, and nothing is sent.
+   * Credentials are checked first, so a missing key is reported before any argument is looked at.
+   */
+  call<T>(build: () => RequestSpec<T> | Promise<RequestSpec<T>>, options?: RequestOptions): APIPromise<T> {
+    const missing = this.precheck(undefined);
+    if (missing !== undefined) return rejected(missing);
+    let spec: RequestSpec<T> | Promise<RequestSpec<T>>;
+    try {
+      spec = build();
+    } catch (error) {
+      if (error instanceof FaultlineError) return rejected(error);
+      throw error;
+    }
+    if (!(spec instanceof Promise)) return this.request(spec, options);
+    return new APIPromise(spec.then((ready) => this.request(ready, options).withResponse()));
+  }
+
+  /** @internal The client's options overlaid by a call's, for calls that span several requests (polling). */
+  effectiveOptions(options: RequestOptions | undefined): RequestOptions {
+    const out: Record<string, unknown> = { ...this.#defaults };
+    for (const [name, value] of Object.entries(options ?? {})) if (value !== undefined) out[name] = value;
+    return out as RequestOptions;
+  }
+
+  /**
+   * A reason not to send the call at all (missing credentials), checked before every request.
+   * `spec` is `undefined` when asked before the call is built.
+   */
+  protected precheck(_spec: RequestSpec<unknown> | undefined): FaultlineError | undefined {
     return undefined;
   }
 
@@ -43,6 +74,11 @@ export abstract class ApiClient {
 export function rejected<T>(error: FaultlineError): APIPromise<T> {
   const failed = Promise.reject(error);
   return new APIPromise<T>(failed);
+}
+
+/** The first value that is set and not blank: an option, then an environment variable. */
+export function setting(...values: ReadonlyArray<string | undefined>): string | undefined {
+  return values.find((value) => value !== undefined && value.trim() !== "");
 }
 
 function envLogger(): Logger | undefined {

@@ -83,7 +83,9 @@ export class FaultlineError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     Object.defineProperty(this, KINDS, { value: collectKinds(new.target), enumerable: false });
     Object.defineProperty(this, "name", {
-      value: (new.target as unknown as { kind?: string }).kind ?? new.target.name,
+      // Our classes name themselves by `kind` (safe from minifiers); a user's subclass has none of its own
+      // and would otherwise inherit its parent's, so it keeps its own class name.
+      value: Object.hasOwn(new.target, "kind") ? (new.target as unknown as { kind: string }).kind : new.target.name,
       enumerable: false,
       configurable: true,
       writable: true,

@@ -31,12 +31,24 @@ export function parseRetryAfter(headers: Readonly<Record<string, string>>, now =
   if (raw === undefined) return undefined;
   const seconds = parseDecimal(raw);
   if (seconds !== undefined) return sane(seconds * 1000);
-  // An HTTP date always names a weekday and GMT; Date.parse alone would accept "1" or "2024".
-  if (!/GMT$/i.test(raw.trim())) return undefined;
-  const date = Date.parse(raw);
-  if (Number.isNaN(date)) return undefined;
+  const date = parseHttpDate(raw.trim());
+  if (date === undefined) return undefined;
   const delta = date - now;
   return delta < 0 ? undefined : sane(delta);
+}
+
+/** asctime, the third HTTP-date form recipients must accept (RFC 9110 5.6.7): UTC, though it does not say so. */
+const ASCTIME = /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/;
+
+/**
+ * An HTTP date (IMF-fixdate, RFC 850 or asctime) in ms since the epoch. An HTTP date always names GMT or
+ * has the asctime shape; Date.parse alone would accept "1" or "2024", and read a bare date as local time.
+ */
+function parseHttpDate(text: string): number | undefined {
+  let date = Number.NaN;
+  if (/GMT$/i.test(text)) date = Date.parse(text);
+  else if (ASCTIME.test(text)) date = Date.parse(`${text} GMT`);
+  return Number.isNaN(date) ? undefined : date;
 }
 
 function parseDecimal(raw: string): number | undefined {

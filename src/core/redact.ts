@@ -19,6 +19,8 @@ export class Redactor {
       if (secret === undefined || secret.length < 3) continue;
       needles.add(secret);
       needles.add(encodeURIComponent(secret));
+      // How URLSearchParams writes it (space as `+`, `~!'()*` escaped), as in a query faultline rebuilt.
+      needles.add(new URLSearchParams([["", secret]]).toString().slice(1));
     }
     // Longest first, so a secret that contains another is masked whole.
     this.#needles = [...needles].sort((a, b) => b.length - a.length);
@@ -28,6 +30,23 @@ export class Redactor {
   text(value: string): string {
     let out = value;
     for (const needle of this.#needles) if (out.includes(needle)) out = out.split(needle).join(MASK);
+    return out;
+  }
+
+  /**
+   * Masks every known secret in text that was cut short (a body read up to a cap), including the
+   * start of a secret the cut left at its very end.
+   */
+  truncatedText(value: string): string {
+    let out = this.text(value);
+    for (const needle of this.#needles) {
+      for (let n = Math.min(needle.length - 1, out.length); n >= 4; n--) {
+        if (out.endsWith(needle.slice(0, n))) {
+          out = out.slice(0, out.length - n) + MASK;
+          break;
+        }
+      }
+    }
     return out;
   }
 
@@ -51,7 +70,7 @@ export class Redactor {
   headers(value: Readonly<Record<string, string>>): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [name, raw] of Object.entries(value)) {
-      out[name] = SECRET_HEADERS.has(name.toLowerCase()) ? maskCredential(raw) : this.text(raw);
+      out[name] = SECRET_HEADERS.has(name.toLowerCase()) ? this.text(maskCredential(name, raw)) : this.text(raw);
     }
     return out;
   }
@@ -63,7 +82,10 @@ export class Redactor {
     if (value !== null && typeof value === "object") {
       const out: Record<string, unknown> = {};
       for (const [key, item] of Object.entries(value)) {
-        out[key] = SECRET_QUERY_PARAMS.has(key.toLowerCase()) && typeof item === "string" ? MASK : this.value(item);
+        // A server may echo a key as a property name too.
+        const masked = SECRET_QUERY_PARAMS.has(key.toLowerCase()) && typeof item === "string" ? MASK : this.value(item);
+        // defineProperty, not assignment: a body key named "__proto__" must stay a plain key.
+        Object.defineProperty(out, this.text(key), { value: masked, enumerable: true, writable: true, configurable: true });
       }
       return out;
     }
@@ -71,7 +93,11 @@ export class Redactor {
   }
 }
 
-function maskCredential(value: string): string {
-  const space = value.indexOf(" ");
-  return space > 0 && space < 20 ? `${value.slice(0, space)} ${MASK}` : MASK;
+/** Only `Authorization`-style headers start with a scheme worth keeping; a cookie's first word is its value. */
+const SCHEMED_HEADERS = new Set(["authorization", "proxy-authorization"]);
+const AUTH_SCHEME = /^[A-Za-z][A-Za-z0-9-]{0,19}$/;
+
+function maskCredential(name: string, value: string): string {
+  const scheme = value.slice(0, Math.max(0, value.indexOf(" ")));
+  return SCHEMED_HEADERS.has(name.toLowerCase()) && AUTH_SCHEME.test(scheme) ? `${scheme} ${MASK}` : MASK;
 }

@@ -24,6 +24,8 @@ export interface AttemptFacts {
   /** Whether the request can be sent again (a one-shot stream body cannot). */
   readonly replayable: boolean;
   readonly idempotencyKey: string | undefined;
+  /** Statuses the caller handles itself: never retried. */
+  readonly finalStatuses?: readonly number[] | undefined;
 }
 
 export interface RetryDecision {
@@ -70,6 +72,7 @@ export function decideRetry(
   if (error instanceof ApiError) {
     // The body was consumed by the attempt: a one-shot stream cannot be sent twice.
     if (!facts.replayable) return no;
+    if (facts.finalStatuses?.includes(error.status) === true) return no;
     const verdict = bodyRetryable(error) ?? isRetryableStatus(error.status);
     if (!verdict) return no;
     if (error.retryAfterMs !== undefined) {
@@ -140,9 +143,16 @@ export async function runWithRetry<T>(
           const decision = decideRetry(error, attempts, facts, budget.maxRetryAfterMs);
           if (!decision.retry) return false;
           if (budget.deadlineAt !== undefined && Date.now() + decision.delayMs >= budget.deadlineAt) return false;
-          budget.onRetry?.({ attempt: attempts + 1, delayMs: decision.delayMs, error: withAttempts(error, attempts) });
+          try {
+            budget.onRetry?.({ attempt: attempts + 1, delayMs: decision.delayMs, error: withAttempts(error, attempts) });
+          } catch {
+            // A hook that throws vetoes the retry: the call ends with the failure the hook was told about,
+            // not with the hook's own error dressed up as a network failure.
+            return false;
+          }
           await sleep(decision.delayMs, budget.signal);
-          return true;
+          // A late timer or a stalled event loop can carry the wait past the deadline: start nothing then.
+          return budget.deadlineAt === undefined || Date.now() < budget.deadlineAt;
         },
       },
     );

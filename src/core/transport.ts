@@ -6,6 +6,7 @@ import {
   AbortedError,
   ConnectionError,
   FaultlineError,
+  InvalidArgumentError,
   ResponseValidationError,
   TimeoutError,
   codeFor,
@@ -45,7 +46,7 @@ export interface RequestOptions {
   readonly dispatcher?: Dispatcher | undefined;
   /** Aborts the call, waits included, with `AbortedError`. */
   readonly signal?: AbortSignal | undefined;
-  /** Called before each retry. */
+  /** Called before each retry. If it throws, that retry is not made and the call fails with the error it was given. */
   readonly onRetry?: ((info: RetryInfo) => void) | undefined;
   /** Makes a POST safe to retry after it may have reached the server; sent as `Idempotency-Key`. */
   readonly idempotencyKey?: string | undefined;
@@ -85,6 +86,13 @@ export interface RequestSpec<T> {
   readonly baseUrl?: string | undefined;
   /** Which service answers, recorded on its errors. */
   readonly service?: string | undefined;
+  /** The call needs no credentials (a health check): none are sent, and none are required. */
+  readonly anonymous?: boolean | undefined;
+  /**
+   * Statuses thrown at once, never retried, because the caller owns that wait: a results 412 means
+   * "not yet", and `results.waitFor` polls on its own schedule.
+   */
+  readonly finalStatuses?: readonly number[] | undefined;
 }
 
 export interface TransportConfig {
@@ -162,11 +170,11 @@ export class Transport {
     const headers = this.#headers(spec, merged);
     const dispatcher = merged.dispatcher ?? this.#pool();
     const replayable = spec.body === undefined || spec.replayable !== false;
-    const json = spec.json === undefined ? undefined : JSON.stringify(spec.json);
+    const json = spec.json === undefined ? undefined : this.#serialise(spec);
 
     return runWithRetry(
       (attempt) => this.#attempt(spec, { url, headers, json, dispatcher, signal, timeout, deadlineAt, attempt }),
-      { method: spec.method, replayable, idempotencyKey: merged.idempotencyKey },
+      { method: spec.method, replayable, idempotencyKey: merged.idempotencyKey, finalStatuses: spec.finalStatuses },
       {
         maxRetries: nonNegative(merged.maxRetries) ?? DEFAULTS.maxRetries,
         maxRetryAfterMs: nonNegative(merged.maxRetryAfter) ?? DEFAULTS.maxRetryAfter,
@@ -189,13 +197,13 @@ export class Transport {
     if (a.signal?.aborted) controller.abort(CALLER_ABORTED);
     let headers = a.headers;
     let body: OutgoingBody["body"] | undefined = a.json;
-    if (spec.body !== undefined) {
-      const out = spec.body();
-      headers = { ...headers, ...out.headers };
-      body = out.body;
-    }
-    this.#log(spec, a, "request");
+    let status: number | undefined;
     try {
+      if (spec.body !== undefined) {
+        const out = buildBody(spec.body, this.redactor);
+        headers = { ...headers, ...out.headers };
+        body = out.body;
+      }
       const response = await request(a.url, {
         method: spec.method,
         headers,
@@ -204,16 +212,20 @@ export class Transport {
         signal: controller.signal,
       });
       const responseHeaders = flattenHeaders(response.headers as RawHeaders);
-      const status = response.statusCode;
+      status = response.statusCode;
       if (status >= 200 && status < 300) {
         const text = await response.body.text();
-        return this.#success(spec, a, status, responseHeaders, text);
+        const ok = this.#success(spec, a, status, responseHeaders, text);
+        this.#log(spec, a, started, status);
+        return ok;
       }
-      const { text } = await readCapped(response.body, ERROR_BODY_CAP);
-      throw this.#apiError(spec, a, status, responseHeaders, text);
+      const { text, truncated } = await readCapped(response.body, ERROR_BODY_CAP);
+      // A cut can fall inside a secret the server echoed: its first half would escape masking.
+      throw this.#apiError(spec, a, status, responseHeaders, truncated ? this.redactor.truncatedText(text) : text);
     } catch (error) {
-      if (error instanceof FaultlineError) throw error;
-      throw this.#networkError(spec, a, error, controller.signal, byDeadline);
+      const failure = error instanceof FaultlineError ? error : this.#networkError(spec, a, error, controller.signal, byDeadline);
+      this.#log(spec, a, started, status, failure.code, failure === error ? undefined : errorCode(error));
+      throw failure;
     } finally {
       clearTimeout(timer);
       a.signal?.removeEventListener("abort", onAbort);
@@ -235,7 +247,7 @@ export class Transport {
         throw new ResponseValidationError(`Expected a JSON body from ${spec.method} ${spec.path}, got text`, {
           status,
           issues: [{ path: [], message: "not JSON" }],
-          body: this.redactor.text(text.slice(0, ERROR_BODY_CAP)),
+          body: this.redactor.text(text).slice(0, ERROR_BODY_CAP),
           method: spec.method,
           url: this.redactor.url(a.url),
           attempts: a.attempt,
@@ -244,14 +256,19 @@ export class Transport {
     }
     const result = spec.schema.safeParse(parsed);
     if (!result.success) {
+      // zod quotes what it saw (`Unrecognized key: "<key>"`, record keys in paths): mask those too.
+      const issues = result.error.issues.map((i) => ({
+        path: i.path.map((p) => (typeof p === "string" ? this.redactor.text(p) : p)),
+        message: this.redactor.text(i.message),
+      }));
       throw new ResponseValidationError(
-        `The ${status} response to ${spec.method} ${spec.path} does not match its schema: ${result.error.issues
+        `The ${status} response to ${spec.method} ${spec.path} does not match its schema: ${issues
           .slice(0, 3)
-          .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
+          .map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`)
           .join("; ")}`,
         {
           status,
-          issues: result.error.issues.map((i) => ({ path: i.path, message: i.message })),
+          issues,
           body: this.redactor.value(parsed),
           method: spec.method,
           url: this.redactor.url(a.url),
@@ -259,7 +276,6 @@ export class Transport {
         },
       );
     }
-    this.#log(spec, a, "response", status);
     return {
       data: result.data,
       status,
@@ -292,10 +308,11 @@ export class Transport {
       message: redact.text(nonEmpty(fields.message) ?? defaultMessage(status, text, json)),
       detail: typeof fields.detail === "string" ? redact.text(fields.detail) : (redact.value(fields.detail) as never),
       retryable: fields.retryable ?? isRetryableStatus(status),
-      requestId: fields.requestId ?? headers["x-request-id"],
-      referenceId: fields.referenceId,
-      hint: fields.hint === undefined ? undefined : redact.text(fields.hint),
-      type: fields.type,
+      // Ids and types come from the server too, which may echo a key back in any of them.
+      requestId: maskOptional(redact, fields.requestId ?? headers["x-request-id"]),
+      referenceId: maskOptional(redact, fields.referenceId),
+      hint: maskOptional(redact, fields.hint),
+      type: maskOptional(redact, fields.type),
       service: spec.service,
       retryAfterMs: parseRetryAfter(headers),
       rateLimit: parseRateLimit(headers),
@@ -305,7 +322,6 @@ export class Transport {
       url: redact.url(a.url),
       attempts: a.attempt,
     });
-    this.#log(spec, a, "error", status, error.code);
     return error;
   }
 
@@ -330,7 +346,6 @@ export class Transport {
       { ...common, retryable: code === undefined || !PERMANENT.has(code) },
     );
     if (sent) Object.defineProperty(out, MAY_HAVE_REACHED_SERVER, { value: true });
-    this.#log(spec, a, "network error", undefined, code ?? "unknown");
     return out;
   }
 
@@ -351,13 +366,23 @@ export class Transport {
 
   #url(spec: RequestSpec<unknown>): string {
     const base = (spec.baseUrl ?? this.#config.baseUrl).replace(/\/+$/, "");
-    const url = new URL(base + spec.path);
+    let url: URL;
+    try {
+      url = new URL(base + spec.path);
+    } catch (error) {
+      throw new InvalidArgumentError(`Not a valid URL: ${this.redactor.url(base + spec.path)}`, {
+        method: spec.method,
+        cause: error,
+      });
+    }
     if (spec.query !== undefined) {
       for (const [name, value] of Object.entries(spec.query)) {
         if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
       }
     }
-    for (const [name, value] of Object.entries(this.#config.authQuery ?? {})) url.searchParams.set(name, value);
+    if (spec.anonymous !== true) {
+      for (const [name, value] of Object.entries(this.#config.authQuery ?? {})) url.searchParams.set(name, value);
+    }
     return url.toString();
   }
 
@@ -365,7 +390,7 @@ export class Transport {
     const headers: Record<string, string> = {
       "user-agent": this.#config.userAgent,
       accept: "application/json",
-      ...this.#config.authHeaders,
+      ...(spec.anonymous === true ? {} : this.#config.authHeaders),
     };
     for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
     if (spec.json !== undefined) headers["content-type"] = "application/json";
@@ -373,18 +398,43 @@ export class Transport {
     return headers;
   }
 
+  /** The JSON body, once for every attempt; what cannot be serialised is the caller's mistake, not a network one. */
+  #serialise(spec: RequestSpec<unknown>): string {
+    try {
+      const text = JSON.stringify(spec.json) as string | undefined;
+      if (text === undefined) throw new TypeError(`${typeof spec.json} is not JSON`);
+      return text;
+    } catch (error) {
+      throw new InvalidArgumentError(
+        `The body of ${spec.method} ${spec.path} cannot be sent as JSON: ${this.redactor.text(error instanceof Error ? error.message : String(error))}`,
+        { method: spec.method, cause: error },
+      );
+    }
+  }
+
   #pool(): Agent {
     this.#agent ??= new Agent({ connections: POOL_CONNECTIONS, keepAliveTimeout: 10_000 });
     return this.#agent;
   }
 
-  #log(spec: RequestSpec<unknown>, a: AttemptInput, event: string, status?: number, code?: string): void {
+  /** The one debug line an attempt gets, written when it ends, whatever the outcome. */
+  #log(
+    spec: RequestSpec<unknown>,
+    a: AttemptInput,
+    started: number,
+    status: number | undefined,
+    code?: string,
+    cause?: string,
+  ): void {
     const logger = this.#config.logger;
     if (logger === undefined) return;
-    logger.debug(`faultline ${event}: ${spec.method} ${this.redactor.url(a.url)}`, {
+    const outcome = [status, code, cause].filter((part) => part !== undefined).join(" ");
+    logger.debug(`faultline ${spec.method} ${this.redactor.url(a.url)} -> ${outcome}`, {
       attempt: a.attempt,
       ...(status === undefined ? {} : { status }),
       ...(code === undefined ? {} : { code }),
+      ...(cause === undefined ? {} : { cause }),
+      ms: Date.now() - started,
     });
   }
 }
@@ -427,6 +477,17 @@ export async function readCapped(
   return { text: Buffer.concat(chunks, size).toString("utf8"), truncated };
 }
 
+/** Builds an attempt's body; a builder that fails with anything but our own errors was handed bad input. */
+function buildBody(build: () => OutgoingBody, redactor: Redactor): OutgoingBody {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof FaultlineError) throw error;
+    const reason = redactor.text(error instanceof Error ? error.message : String(error));
+    throw new InvalidArgumentError(`Could not build the request body: ${reason}`, { cause: error });
+  }
+}
+
 function parseJsonLoosely(text: string): unknown {
   const trimmed = text.trimStart();
   const first = trimmed[0];
@@ -464,6 +525,10 @@ function defaultMessage(status: number, text: string, json: unknown): string {
   if (/^\s*</.test(text)) return `${phrase} (HTML body)`;
   const firstLine = text.trim().split(/\r?\n/, 1)[0] ?? "";
   return `${phrase}: ${firstLine.slice(0, 200)}`;
+}
+
+function maskOptional(redactor: Redactor, value: string | undefined): string | undefined {
+  return value === undefined ? undefined : redactor.text(value);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
