@@ -13,6 +13,7 @@ const nested = z.looseObject({
     code: z.unknown().optional(),
   }),
   hint: text,
+  error_code: text,
 });
 
 /** `{"error": "..."}`, or `{"error": "<code>", "message": "..."}`. */
@@ -21,6 +22,7 @@ const flat = z.looseObject({
   message: text,
   hint: text,
   type: text,
+  error_code: text,
 });
 
 const SNAKE_CODE = /^[a-z][a-z0-9]*(_[a-z0-9]+)+$/;
@@ -31,13 +33,14 @@ export const roboflowDialect: Dialect = {
   readErrorBody(response: ErrorResponse): ErrorBodyFields {
     const n = nested.safeParse(response.json);
     if (n.success) {
-      return { message: n.data.error.message, type: n.data.error.type, hint: n.data.error.hint ?? n.data.hint };
+      const { error, hint, error_code: errorCode } = n.data;
+      return { message: error.message, type: error.type, hint: error.hint ?? hint, errorCode };
     }
     const f = flat.safeParse(response.json);
     if (!f.success) return {};
-    const { error, message, hint, type } = f.data;
+    const { error, message, hint, type, error_code: errorCode } = f.data;
     // `{"error": "model_eval_not_found", "message": "..."}`: the error is a code, the message the words.
-    if (message !== undefined && SNAKE_CODE.test(error)) return { message, type: type ?? error, hint };
-    return { message: error, detail: message, type, hint };
+    if (message !== undefined && SNAKE_CODE.test(error)) return { message, type: type ?? error, hint, errorCode };
+    return { message: error, detail: message, type, hint, errorCode };
   },
 };

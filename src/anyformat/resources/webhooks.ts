@@ -1,0 +1,46 @@
+import type { APIPromise } from "../../core/api-promise.js";
+import type { RequestOptions } from "../../core/transport.js";
+import type { Anyformat } from "../client.js";
+import { Deleted, Webhook, WebhookCreated } from "../schemas.js";
+import * as z from "zod";
+
+/** What `webhooks.create` takes: an https `url` and the events to send (all when omitted). */
+export interface WebhookCreateParams {
+  readonly url: string;
+  readonly events?: ReadonlyArray<"extraction.completed" | "extraction.failed" | (string & {})> | undefined;
+}
+
+const WebhookList = z.array(Webhook);
+
+/**
+ * Webhooks (at most 50 active per organisation). `secret` is shown once, by `create`: keep it.
+ *
+ * @example
+ * ```ts
+ * const { id, secret } = await af.webhooks.create({ url: "https://example.com/hooks/anyformat" });
+ * ```
+ */
+export class WebhooksResource {
+  constructor(private readonly client: Anyformat) {}
+
+  /** `POST /v2/webhooks/`. */
+  create(params: WebhookCreateParams, options?: RequestOptions): APIPromise<WebhookCreated> {
+    return this.client.call(
+      () => ({ method: "POST", path: this.client.path("v2", "webhooks"), json: params, schema: WebhookCreated }),
+      options,
+    );
+  }
+
+  /** `GET /v2/webhooks/`: every webhook (a plain list, not paged), without secrets. */
+  list(options?: RequestOptions): APIPromise<Webhook[]> {
+    return this.client.call(() => ({ method: "GET", path: this.client.path("v2", "webhooks"), schema: WebhookList }), options);
+  }
+
+  /** `DELETE /v2/webhooks/{id}/`. */
+  delete(webhookId: string, options?: RequestOptions): APIPromise<void> {
+    return this.client.call(
+      () => ({ method: "DELETE", path: this.client.path("v2", "webhooks", this.client.id(webhookId, "webhook")), schema: Deleted }),
+      options,
+    );
+  }
+}

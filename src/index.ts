@@ -1,0 +1,102 @@
+// The public surface of `faultline`, listed name by name: anything not here is internal.
+
+// Clients
+export { Anyformat, ANYFORMAT_BASE_URL, ANYFORMAT_MAX_FILE_BYTES, type AnyformatOptions } from "./anyformat/client.js";
+export { Roboflow, ROBOFLOW_BASE_URL, ROBOFLOW_DEPLOYMENTS_URL, type RoboflowOptions } from "./roboflow/client.js";
+
+// What every call returns and takes
+export { APIPromise, type ApiResponse } from "./core/api-promise.js";
+export { PagePromise, type Page, type PageData } from "./core/pagination.js";
+export type { Logger, RequestOptions, ClientOptions } from "./core/transport.js";
+export type { RetryInfo } from "./core/retry.js";
+export type { FileInput, FileParam } from "./core/upload.js";
+
+// anyformat shapes
+export type { DocumentInput } from "./anyformat/document.js";
+export type {
+  PageQuery,
+  WorkflowListQuery,
+  WorkflowCreateParams as AnyformatWorkflowCreateParams,
+  ExtractOptions,
+} from "./anyformat/resources/workflows.js";
+export type { WaitForOptions, PollInfo } from "./anyformat/resources/results.js";
+export type { WebhookCreateParams } from "./anyformat/resources/webhooks.js";
+export { DATA_TYPES } from "./anyformat/schemas.js";
+export type {
+  DataType,
+  Field,
+  Workflow as AnyformatWorkflow,
+  RunStatus,
+  RunStarted,
+  Uploaded,
+  FileCollection,
+  CollectionSummary,
+  ExtractedField,
+  Results,
+  Webhook,
+  WebhookCreated,
+  Health,
+} from "./anyformat/schemas.js";
+
+// Roboflow shapes
+export { EXPORT_FORMATS, type ExportFormat, type ExportOptions, type VersionGenerateParams } from "./roboflow/resources/versions.js";
+export type { ProjectCreateParams } from "./roboflow/resources/projects.js";
+export type { TrashRestoreParams } from "./roboflow/resources/trash.js";
+export type {
+  WorkflowCreateParams as RoboflowWorkflowCreateParams,
+  WorkflowUpdateParams as RoboflowWorkflowUpdateParams,
+} from "./roboflow/resources/workflows.js";
+export type { DeploymentCreateParams, DeploymentLogParams } from "./roboflow/resources/deployments.js";
+export type {
+  Acknowledgement,
+  Deployment,
+  DeploymentLogEntry,
+  ExportPreparing,
+  ExportReady,
+  ExportStatus,
+  MachineType,
+  ProjectCreated,
+  ProjectDetail,
+  ProjectSummary,
+  TrashItem,
+  TrashItemType,
+  TrashList,
+  Version,
+  VersionDetail,
+  VersionGenerated,
+  VersionSummary,
+  Workflow as RoboflowWorkflow,
+  WorkflowSummary as RoboflowWorkflowSummary,
+  Workspace,
+  WorkspaceRef,
+} from "./roboflow/schemas.js";
+
+// Errors
+export {
+  FaultlineError,
+  ApiError,
+  BadRequestError,
+  ValidationError,
+  InvalidJsonError,
+  AuthFailedError,
+  AccessDeniedError,
+  NotFoundError,
+  ConflictError,
+  PreconditionFailedError,
+  ExtractionFailedError,
+  LockedError,
+  RateLimitedError,
+  ServerError,
+  GatewayTimeoutError,
+  ConnectionError,
+  TimeoutError,
+  AbortedError,
+  ResponseValidationError,
+  InvalidArgumentError,
+  CredentialsError,
+  type KnownApiError,
+  type KnownApiErrorCode,
+  type RateLimit,
+  type ValidationIssue,
+  type FaultlineErrorOptions,
+} from "./core/errors.js";

@@ -1,0 +1,185 @@
+import { APIPromise, type ApiResponse } from "../../core/api-promise.js";
+import { rejected } from "../../core/client.js";
+import { InvalidArgumentError, TimeoutError } from "../../core/errors.js";
+import { sleep } from "../../core/retry.js";
+import type { RequestOptions } from "../../core/transport.js";
+import type { Roboflow } from "../client.js";
+import { pathOf, versionOf } from "../paths.js";
+import {
+  Acknowledgement,
+  ExportResponse,
+  VersionDetail,
+  VersionGenerated,
+  type ExportReady,
+  type ExportStatus,
+} from "../schemas.js";
+
+/** The export formats Roboflow knows; any other is an `InvalidArgumentError` before a request is sent. */
+export const EXPORT_FORMATS = [
+  "coco",
+  "yolov5",
+  "yolov7",
+  "yolov8",
+  "yolov9",
+  "yolov11",
+  "voc",
+  "createml",
+  "tfrecord",
+  "darknet",
+  "multiclass",
+  "clip",
+  "png-mask-semantic",
+] as const;
+
+/** One of `EXPORT_FORMATS`. */
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** What `versions.generate` takes: both are required by Roboflow (`{}` for none). */
+export interface VersionGenerateParams {
+  readonly augmentation: Readonly<Record<string, unknown>>;
+  readonly preprocessing: Readonly<Record<string, unknown>>;
+}
+
+/** How `versions.export` waits, if it does. */
+export interface ExportOptions {
+  /** Poll through the 202 answers until the link [false: return the first answer]. */
+  readonly wait?: boolean | undefined;
+  /** Ms between polls [1000]. */
+  readonly pollInterval?: number | undefined;
+  /** Ms to wait for the export in all, polls included [600000]; then a `TimeoutError`. */
+  readonly timeout?: number | undefined;
+  /** Called with Roboflow's `progress` (0 to 1) for each "still preparing" answer. */
+  readonly onProgress?: ((progress: number) => void) | undefined;
+}
+
+const DEFAULT_POLL_INTERVAL = 1_000;
+const DEFAULT_EXPORT_TIMEOUT = 600_000;
+
+/**
+ * Dataset versions. A `project` is `"proj"` or `"ws/proj"`; a `version` is its number.
+ *
+ * @example
+ * ```ts
+ * const { version } = await rf.versions.get("widgets", 2);
+ * const { link } = await rf.versions.export("widgets", 2, "coco", { wait: true });
+ * ```
+ */
+export class VersionsResource {
+  constructor(private readonly client: Roboflow) {}
+
+  /** `GET /{ws}/{proj}/{version}`. */
+  get(project: string, version: number | string, options?: RequestOptions): APIPromise<VersionDetail> {
+    return this.client.call(() => {
+      const ref = this.client.projectRef(project);
+      return { method: "GET", path: pathOf(ref.workspace, ref.project, versionOf(version)), schema: VersionDetail };
+    }, options);
+  }
+
+  /** `POST /{ws}/{proj}/generate`: starts a new version; answers `{message, version}`. */
+  generate(project: string, params: VersionGenerateParams, options?: RequestOptions): APIPromise<VersionGenerated> {
+    return this.client.call(() => {
+      const ref = this.client.projectRef(project);
+      const json = { augmentation: params.augmentation, preprocessing: params.preprocessing };
+      return { method: "POST", path: pathOf(ref.workspace, ref.project, "generate"), json, schema: VersionGenerated };
+    }, options);
+  }
+
+  /**
+   * `GET /{ws}/{proj}/{version}/{format}`. Without `wait`, resolves to the first answer: `{status: "ready", link}`
+   * (200) or `{status: "preparing", progress}` (202). With `wait: true`, polls every `pollInterval` ms through
+   * the 202s, calling `onProgress`, and resolves to the ready export; past `timeout` it throws `TimeoutError`.
+   * Each poll is its own call under the retry policy; `options.signal` stops the polling too.
+   */
+  export(
+    project: string,
+    version: number | string,
+    format: ExportFormat | (string & {}),
+    exportOptions: ExportOptions & { readonly wait: true },
+    options?: RequestOptions,
+  ): APIPromise<ExportReady>;
+  export(
+    project: string,
+    version: number | string,
+    format: ExportFormat | (string & {}),
+    exportOptions?: ExportOptions,
+    options?: RequestOptions,
+  ): APIPromise<ExportStatus>;
+  export(
+    project: string,
+    version: number | string,
+    format: ExportFormat | (string & {}),
+    exportOptions: ExportOptions = {},
+    options?: RequestOptions,
+  ): APIPromise<ExportStatus> {
+    if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
+      return rejected(
+        new InvalidArgumentError(`Unknown export format ${JSON.stringify(format)}`, {
+          hint: `Use one of: ${EXPORT_FORMATS.join(", ")}.`,
+        }),
+      );
+    }
+    const once = (callOptions: RequestOptions | undefined): APIPromise<ExportStatus> =>
+      this.client.call(() => {
+        const ref = this.client.projectRef(project);
+        const path = pathOf(ref.workspace, ref.project, versionOf(version), format);
+        return { method: "GET", path, schema: ExportResponse };
+      }, callOptions);
+    if (exportOptions.wait !== true) return once(options);
+    return new APIPromise(this.#poll(once, exportOptions, this.client.effectiveOptions(options)));
+  }
+
+  /** `DELETE /{ws}/{proj}/{version}`: moves the version to Trash. */
+  delete(project: string, version: number | string, options?: RequestOptions): APIPromise<Acknowledgement> {
+    return this.client.call(() => {
+      const ref = this.client.projectRef(project);
+      return { method: "DELETE", path: pathOf(ref.workspace, ref.project, versionOf(version)), schema: Acknowledgement };
+    }, options);
+  }
+
+  /**
+   * `POST /{ws}/trash/restore` `{type: "version", id, parentId}`: takes the version back out of Trash.
+   * A version whose project is itself in Trash cannot come back first: `ConflictError`.
+   */
+  restore(project: string, version: number | string, options?: RequestOptions): APIPromise<Acknowledgement> {
+    return this.client.call(() => {
+      const ref = this.client.projectRef(project);
+      const json = { type: "version", id: String(versionOf(version)), parentId: ref.project };
+      return { method: "POST", path: pathOf(ref.workspace, "trash", "restore"), json, schema: Acknowledgement };
+    }, options);
+  }
+
+  /**
+   * Polls until the export is ready. The call's `deadline` bounds the whole wait (each poll gets what is
+   * left of it); `timeout` in the export options is the export's own limit; the signal cuts sleeps short.
+   */
+  async #poll(
+    once: (options: RequestOptions) => APIPromise<ExportStatus>,
+    exportOptions: ExportOptions,
+    options: RequestOptions,
+  ): Promise<ApiResponse<ExportReady>> {
+    const started = Date.now();
+    const interval = Math.max(0, exportOptions.pollInterval ?? DEFAULT_POLL_INTERVAL);
+    const timeout = Math.max(0, exportOptions.timeout ?? DEFAULT_EXPORT_TIMEOUT);
+    const deadline = options.deadline !== undefined && options.deadline > 0 ? options.deadline : undefined;
+    const deadlineAt = deadline === undefined ? undefined : started + deadline;
+    const until = Math.min(started + timeout, deadlineAt ?? Infinity);
+    for (let polls = 1; ; polls++) {
+      const left = deadlineAt === undefined ? undefined : Math.max(1, deadlineAt - Date.now());
+      const response = await once(left === undefined ? options : { ...options, deadline: left }).withResponse();
+      const data = response.data;
+      if (data.status === "ready") return { ...response, data };
+      exportOptions.onProgress?.(data.progress);
+      if (Date.now() + interval >= until) {
+        const byDeadline = deadlineAt !== undefined && deadlineAt < started + timeout;
+        const limit = byDeadline ? `its deadline of ${deadline} ms` : `${timeout} ms`;
+        throw new TimeoutError(`The export was not ready within ${limit} (${polls} polls, progress ${data.progress})`, {
+          method: "GET",
+          attempts: polls,
+          retryable: true,
+          hint: "Wait longer (`timeout`, `deadline`) or call export again later: Roboflow keeps preparing it.",
+        });
+      }
+      await sleep(interval, options.signal);
+    }
+  }
+}

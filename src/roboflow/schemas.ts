@@ -1,0 +1,212 @@
+/**
+ * Response shapes of the Roboflow API. Every object is loose: fields Roboflow adds later are kept,
+ * and wire names (`created`, `deletedAt`, `deployment_name`) are never renamed. Only the fields a
+ * caller needs to act on are required; the rest are optional, so a sparse answer still validates.
+ */
+import * as z from "zod";
+
+// ---------------------------------------------------------------------------------------------
+// Workspace and projects
+// ---------------------------------------------------------------------------------------------
+
+/** One project as listed in its workspace. `id` is `"ws/proj"`, usable wherever a project is asked for. */
+export const ProjectSummary = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  type: z.string().optional(),
+  created: z.number().optional(),
+  updated: z.number().optional(),
+  images: z.number().optional(),
+  unannotated: z.number().optional(),
+  annotation: z.string().optional(),
+  versions: z.number().optional(),
+  public: z.boolean().optional(),
+  splits: z.record(z.string(), z.number()).optional(),
+  classes: z.record(z.string(), z.number()).optional(),
+});
+export type ProjectSummary = z.infer<typeof ProjectSummary>;
+
+/** A workspace with its projects. */
+export const Workspace = z.looseObject({
+  name: z.string(),
+  url: z.string(),
+  members: z.number().optional(),
+  projects: z.array(ProjectSummary),
+});
+export type Workspace = z.infer<typeof Workspace>;
+
+/** `GET /{ws}`: `{workspace: {...}}`. */
+export const WorkspaceResponse = z.looseObject({ workspace: Workspace });
+export type WorkspaceResponse = z.infer<typeof WorkspaceResponse>;
+
+/** One version as `GET /{ws}/{proj}` lists it. `id` is `"ws/proj/N"`. */
+export const VersionSummary = z.looseObject({
+  id: z.string(),
+  name: z.string().optional(),
+  created: z.number().optional(),
+  images: z.number().optional(),
+  splits: z.record(z.string(), z.number()).optional(),
+  preprocessing: z.record(z.string(), z.unknown()).optional(),
+  augmentation: z.record(z.string(), z.unknown()).optional(),
+  exports: z.array(z.string()).optional(),
+});
+export type VersionSummary = z.infer<typeof VersionSummary>;
+
+/** The workspace as project and version answers name it (without its project list). */
+export const WorkspaceRef = z.looseObject({
+  name: z.string().optional(),
+  url: z.string(),
+  members: z.number().optional(),
+});
+export type WorkspaceRef = z.infer<typeof WorkspaceRef>;
+
+/** `GET /{ws}/{proj}`: the project and its versions. */
+export const ProjectDetail = z.looseObject({
+  workspace: WorkspaceRef,
+  project: ProjectSummary,
+  versions: z.array(VersionSummary),
+});
+export type ProjectDetail = z.infer<typeof ProjectDetail>;
+
+/** `POST /{ws}/projects`: the new project (Roboflow answers with its fields at the top level). */
+export const ProjectCreated = z.looseObject({
+  id: z.string(),
+  name: z.string().optional(),
+  type: z.string().optional(),
+});
+export type ProjectCreated = z.infer<typeof ProjectCreated>;
+
+// ---------------------------------------------------------------------------------------------
+// Versions and exports
+// ---------------------------------------------------------------------------------------------
+
+/** A version in full, as `GET /{ws}/{proj}/{version}` gives it. */
+export const Version = VersionSummary.extend({
+  generating: z.boolean().optional(),
+  progress: z.number().optional(),
+  models: z.unknown().optional(),
+  classes: z.unknown().optional(),
+});
+export type Version = z.infer<typeof Version>;
+
+/** `GET /{ws}/{proj}/{version}`. */
+export const VersionDetail = z.looseObject({
+  workspace: WorkspaceRef.optional(),
+  project: ProjectSummary.partial().optional(),
+  version: Version,
+});
+export type VersionDetail = z.infer<typeof VersionDetail>;
+
+/** `POST /{ws}/{proj}/generate`: `{message, version}` (the new version's number or id). */
+export const VersionGenerated = z.looseObject({
+  message: z.string().optional(),
+  version: z.union([z.number(), z.string()]),
+});
+export type VersionGenerated = z.infer<typeof VersionGenerated>;
+
+/** An export that is ready: `link` is the signed download URL. `raw` is Roboflow's whole answer. */
+export interface ExportReady {
+  readonly status: "ready";
+  readonly link: string;
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** An export still being prepared: `progress` as Roboflow reports it (0 to 1). */
+export interface ExportPreparing {
+  readonly status: "preparing";
+  readonly progress: number;
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** One answer to an export request, discriminated by `status`. */
+export type ExportStatus = ExportReady | ExportPreparing;
+
+/** The export answer, 200 `{export: {link}}` when ready or 202 `{progress}` while preparing, made an `ExportStatus`. */
+export const ExportResponse: z.ZodType<ExportStatus> = z.union([
+  z
+    .looseObject({ export: z.looseObject({ link: z.string() }) })
+    .transform((raw): ExportReady => ({ status: "ready", link: raw.export.link, raw })),
+  z
+    .looseObject({ progress: z.number() })
+    .transform((raw): ExportPreparing => ({ status: "preparing", progress: raw.progress, raw })),
+]);
+
+// ---------------------------------------------------------------------------------------------
+// Trash
+// ---------------------------------------------------------------------------------------------
+
+/** What Trash can hold, and what `trash/restore` takes back. */
+export type TrashItemType = "project" | "version" | "workflow";
+
+/** One item in Trash. */
+export const TrashItem = z.looseObject({
+  id: z.string(),
+  type: z.string(),
+  name: z.string().optional(),
+  deletedAt: z.unknown().optional(),
+  scheduledCleanupAt: z.unknown().optional(),
+  parentId: z.string().nullable().optional(),
+});
+export type TrashItem = z.infer<typeof TrashItem>;
+
+/** `GET /{ws}/trash`. */
+export const TrashList = z.looseObject({
+  items: z.array(TrashItem),
+  sections: z.record(z.string(), z.unknown()).optional(),
+});
+export type TrashList = z.infer<typeof TrashList>;
+
+/** What a delete, restore or other acknowledged action answers: whatever Roboflow says, kept whole. */
+export const Acknowledgement = z.looseObject({});
+export type Acknowledgement = z.infer<typeof Acknowledgement>;
+
+// ---------------------------------------------------------------------------------------------
+// Workflows
+// ---------------------------------------------------------------------------------------------
+
+/** One workflow as listed. `url` is its slug, the name `get`/`delete` take. */
+export const WorkflowSummary = z.looseObject({
+  name: z.string(),
+  url: z.string(),
+  status: z.string().optional(),
+  id: z.string().optional(),
+});
+export type WorkflowSummary = z.infer<typeof WorkflowSummary>;
+
+/** `GET /{ws}/workflows`. */
+export const WorkflowList = z.looseObject({ workflows: z.array(WorkflowSummary) });
+export type WorkflowList = z.infer<typeof WorkflowList>;
+
+/** A workflow with its definition. `config` is the workflow's JSON (Roboflow sends it as a string or an object). */
+export const Workflow = z.looseObject({
+  id: z.string().optional(),
+  name: z.string(),
+  url: z.string(),
+  config: z.unknown().optional(),
+});
+export type Workflow = z.infer<typeof Workflow>;
+
+/** `GET /{ws}/workflows/{url}`, and what create and update answer. */
+export const WorkflowResponse = z.looseObject({ workflow: Workflow });
+export type WorkflowResponse = z.infer<typeof WorkflowResponse>;
+
+// ---------------------------------------------------------------------------------------------
+// Dedicated deployments (roboflow.cloud)
+// ---------------------------------------------------------------------------------------------
+
+/** A dedicated deployment. */
+export const Deployment = z.looseObject({
+  deployment_name: z.string(),
+  status: z.string().optional(),
+  machine_type: z.string().optional(),
+  domain: z.string().optional(),
+});
+export type Deployment = z.infer<typeof Deployment>;
+
+/** One machine type a deployment can run on. */
+export const MachineType = z.looseObject({ name: z.string() });
+export type MachineType = z.infer<typeof MachineType>;
+
+/** One deployment log line. */
+export const DeploymentLogEntry = z.looseObject({});
+export type DeploymentLogEntry = z.infer<typeof DeploymentLogEntry>;
