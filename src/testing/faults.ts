@@ -1,0 +1,112 @@
+import type { EmulatorRequest } from "./types.js";
+
+/** Every fault an emulator can inject. */
+export type FaultName =
+  | "rateLimit"
+  | "serverError"
+  | "gatewayTimeout"
+  | "htmlBadGateway"
+  | "reset"
+  | "slowHeaders"
+  | "truncatedBody"
+  | "locked";
+
+/** The faults in the order rates are laid out on [0, 1): fixed, so a seed always gives the same run. */
+export const FAULT_NAMES: readonly FaultName[] = [
+  "rateLimit",
+  "serverError",
+  "gatewayTimeout",
+  "htmlBadGateway",
+  "reset",
+  "slowHeaders",
+  "truncatedBody",
+  "locked",
+];
+
+/** Fault rates by name: 0.1 injects that fault into about one request in ten. */
+export type FaultRates = Partial<Record<FaultName, number>>;
+
+/** Which requests a queued fault applies to. */
+export interface InjectOptions {
+  /** How many matching requests get it [1]. */
+  readonly count?: number | undefined;
+  readonly method?: string | undefined;
+  /** A path prefix or a pattern the path must match. */
+  readonly path?: string | RegExp | undefined;
+}
+
+interface Queued {
+  readonly fault: FaultName;
+  remaining: number;
+  readonly method: string | undefined;
+  readonly path: string | RegExp | undefined;
+}
+
+/** mulberry32: tiny, fast and good enough to spread faults evenly; the point is repeatability. */
+function generator(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Decides, request by request, which fault (if any) to inject: queued ones first, then by rate. */
+export class FaultPlan {
+  #rates: FaultRates;
+  readonly #random: () => number;
+  readonly #queue: Queued[] = [];
+
+  constructor(rates: FaultRates, seed: number) {
+    this.#rates = validRates(rates);
+    this.#random = generator(seed);
+  }
+
+  setRates(rates: FaultRates): void {
+    this.#rates = validRates(rates);
+  }
+
+  inject(fault: FaultName, options: InjectOptions = {}): void {
+    if (!FAULT_NAMES.includes(fault)) throw new TypeError(`Unknown fault "${String(fault)}"`);
+    this.#queue.push({ fault, remaining: options.count ?? 1, method: options.method?.toUpperCase(), path: options.path });
+  }
+
+  draw(request: EmulatorRequest): FaultName | undefined {
+    const queued = this.#queue.find((q) => matches(q, request));
+    if (queued !== undefined) {
+      queued.remaining -= 1;
+      if (queued.remaining <= 0) this.#queue.splice(this.#queue.indexOf(queued), 1);
+      return queued.fault;
+    }
+    // Drawn for every request, so the sequence of outcomes depends only on the seed and the request order.
+    const r = this.#random();
+    let edge = 0;
+    for (const name of FAULT_NAMES) {
+      edge += this.#rates[name] ?? 0;
+      if (r < edge) return name;
+    }
+    return undefined;
+  }
+}
+
+function matches(q: Queued, request: EmulatorRequest): boolean {
+  if (q.method !== undefined && q.method !== request.method) return false;
+  if (q.path === undefined) return true;
+  return typeof q.path === "string" ? request.path.startsWith(q.path) : q.path.test(request.path);
+}
+
+function validRates(rates: FaultRates): FaultRates {
+  let total = 0;
+  for (const [name, rate] of Object.entries(rates)) {
+    if (!FAULT_NAMES.includes(name as FaultName)) throw new TypeError(`Unknown fault "${name}"`);
+    if (typeof rate !== "number" || !(rate >= 0 && rate <= 1)) {
+      throw new RangeError(`Fault rate for ${name} must be between 0 and 1, got ${String(rate)}`);
+    }
+    total += rate;
+  }
+  if (total > 1) throw new RangeError(`Fault rates add up to ${total}, more than 1`);
+  return { ...rates };
+}

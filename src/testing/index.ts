@@ -1,0 +1,27 @@
+export {
+  startEmulator,
+  type Emulator,
+  type EmulatorLogEntry,
+  type StartEmulatorOptions,
+  type StartAnyformatOptions,
+  type StartRoboflowOptions,
+} from "./server.js";
+export { FAULT_NAMES, type FaultName, type FaultRates, type InjectOptions } from "./faults.js";
+export { createMswHandlers, type MswHandlersOptions } from "./msw.js";
+export {
+  ANYFORMAT_EMULATOR_KEY,
+  createAnyformatApp,
+  type AnyformatApp,
+  type AnyformatEmulatorOptions,
+} from "./anyformat/app.js";
+export {
+  ROBOFLOW_EMULATOR_KEY,
+  ROBOFLOW_SCOPELESS_KEY,
+  ROBOFLOW_EMULATOR_WORKSPACE,
+  ROBOFLOW_HTML_502,
+  createRoboflowApp,
+  type RoboflowApp,
+  type RoboflowEmulatorOptions,
+} from "./roboflow/app.js";
+export { ManualClock } from "./clock.js";
+export type { Clock, EmulatorApp, EmulatorRequest, EmulatorResponse, HttpFaultName } from "./types.js";

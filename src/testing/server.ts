@@ -1,0 +1,290 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { createAnyformatApp, type AnyformatApp, type AnyformatEmulatorOptions } from "./anyformat/app.js";
+import { createRoboflowApp, type RoboflowApp, type RoboflowEmulatorOptions } from "./roboflow/app.js";
+import { FaultPlan, type FaultName, type FaultRates, type InjectOptions } from "./faults.js";
+import type { Clock, EmulatorApp, EmulatorRequest, EmulatorResponse } from "./types.js";
+
+/** One request the emulator saw, credentials masked. */
+export interface EmulatorLogEntry {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** The status answered; `undefined` when the connection was cut instead. */
+  readonly status: number | undefined;
+  /** The fault injected into this request, if any. */
+  readonly fault: FaultName | undefined;
+  /** True when an `Idempotency-Key` matched an earlier request and its answer was replayed. */
+  readonly replayed: boolean;
+  readonly at: number;
+}
+
+interface CommonOptions {
+  /** Fault rates by name, 0 to 1 each, drawn from a generator seeded by `seed`. */
+  readonly faults?: FaultRates | undefined;
+  /** Seeds fault draws and the app's ids: the same seed gives the same run. */
+  readonly seed?: number | undefined;
+  readonly clock?: Clock | undefined;
+  /** Defaults to 127.0.0.1 and a free port. */
+  readonly host?: string | undefined;
+  readonly port?: number | undefined;
+  /** How long a `slowHeaders` fault holds a request before answering [10000]. */
+  readonly slowHeadersMs?: number | undefined;
+}
+
+export interface StartAnyformatOptions extends CommonOptions, Omit<AnyformatEmulatorOptions, "clock" | "seed"> {
+  readonly api: "anyformat";
+}
+
+export interface StartRoboflowOptions extends CommonOptions, Omit<RoboflowEmulatorOptions, "clock" | "baseUrl"> {
+  readonly api: "roboflow";
+}
+
+export type StartEmulatorOptions = StartAnyformatOptions | StartRoboflowOptions;
+
+/** A running emulator. */
+export interface Emulator<A extends EmulatorApp = EmulatorApp> {
+  /** Base URL of the API, e.g. `http://127.0.0.1:54321`. */
+  readonly url: string;
+  /** For Roboflow: the dedicated-deployments service's base URL. */
+  readonly deploymentsUrl: string;
+  /** Every request seen, oldest first. */
+  readonly requests: readonly EmulatorLogEntry[];
+  /** The in-memory API, to inspect or seed its state. */
+  readonly app: A;
+  /** Queues a fault for the next matching requests (`count` of them, default 1). */
+  inject(fault: FaultName, options?: InjectOptions): void;
+  /** Replaces the fault rates. */
+  setFaults(faults: FaultRates): void;
+  /** Stops the server and cuts open connections. */
+  close(): Promise<void>;
+}
+
+const BODY_CAP = 64 * 1024 * 1024;
+
+const HTML_BAD_GATEWAY = `<!DOCTYPE html>
+<html>
+<head><title>502 Bad Gateway</title></head>
+<body>
+<center><h1>502 Bad Gateway</h1></center>
+<hr><center>nginx</center>
+</body>
+</html>
+`;
+
+/**
+ * Starts an emulator of one API on a real loopback server.
+ *
+ * @example
+ * ```ts
+ * import { startEmulator } from "faultline/testing";
+ * const emu = await startEmulator({ api: "anyformat", faults: { serverError: 0.2 }, seed: 7 });
+ * const af = new Anyformat({ apiKey: ANYFORMAT_EMULATOR_KEY, baseUrl: emu.url });
+ * // ...
+ * await emu.close();
+ * ```
+ */
+export async function startEmulator(options: StartAnyformatOptions): Promise<Emulator<AnyformatApp>>;
+export async function startEmulator(options: StartRoboflowOptions): Promise<Emulator<RoboflowApp>>;
+export async function startEmulator(options: StartEmulatorOptions): Promise<Emulator>;
+export async function startEmulator(options: StartEmulatorOptions): Promise<Emulator> {
+  const plan = new FaultPlan(options.faults ?? {}, options.seed ?? 1);
+  const requests: EmulatorLogEntry[] = [];
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  const replays = new Map<string, EmulatorResponse>();
+  const slowHeadersMs = options.slowHeadersMs ?? 10_000;
+  let app: EmulatorApp | undefined;
+
+  const server: Server = createServer((req, res) => {
+    void serve(req, res);
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    req.on("error", () => undefined);
+    res.on("error", () => undefined);
+    const target = new URL(req.url ?? "/", "http://emulator");
+    const body = await readBody(req);
+    if (body === undefined) return;
+    const headers = lowerHeaders(req);
+    const request: EmulatorRequest = {
+      method: (req.method ?? "GET").toUpperCase(),
+      path: target.pathname,
+      query: target.searchParams,
+      headers,
+      body,
+    };
+    const current = app;
+    if (current === undefined) return;
+    const fault = plan.draw(request);
+    const log = (status: number | undefined, replayed = false): void => {
+      requests.push({
+        method: request.method,
+        path: request.path,
+        query: maskQuery(target.searchParams),
+        headers: maskHeaders(headers),
+        status,
+        fault,
+        replayed,
+        at: Date.now(),
+      });
+    };
+
+    if (fault === "slowHeaders") {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          resolve();
+        }, slowHeadersMs);
+        timers.add(timer);
+        res.on("close", () => {
+          clearTimeout(timer);
+          timers.delete(timer);
+          resolve();
+        });
+      });
+      if (res.destroyed || res.writableEnded) return log(undefined);
+    }
+    if (fault === "htmlBadGateway") {
+      log(502);
+      return send(res, { status: 502, headers: { "content-type": "text/html" }, text: HTML_BAD_GATEWAY });
+    }
+    if (fault === "rateLimit" || fault === "serverError" || fault === "gatewayTimeout" || fault === "locked") {
+      const answer = current.fault(fault, request);
+      log(answer.status);
+      return send(res, answer);
+    }
+
+    // Replaying by Idempotency-Key, as real APIs do, is what makes a retried POST safe.
+    const key = headers["idempotency-key"];
+    const replayKey = key === undefined ? undefined : `${request.method} ${request.path} ${key}`;
+    const replay = replayKey === undefined ? undefined : replays.get(replayKey);
+    let answer: EmulatorResponse;
+    if (replay !== undefined) {
+      answer = replay;
+    } else {
+      try {
+        answer = await current.handle(request);
+      } catch (error) {
+        answer = { status: 500, text: `emulator error: ${error instanceof Error ? error.message : String(error)}` };
+      }
+      if (replayKey !== undefined && answer.status < 500) replays.set(replayKey, answer);
+    }
+
+    if (fault === "reset") {
+      // The app has acted on the request; only the answer is lost, as when a proxy drops a connection.
+      log(undefined, replay !== undefined);
+      req.socket.destroy();
+      return;
+    }
+    if (fault === "truncatedBody") {
+      log(answer.status, replay !== undefined);
+      const payload = serialise(answer);
+      res.writeHead(answer.status, { ...answer.headers, "content-type": payload.type, "content-length": payload.bytes.byteLength + 64 });
+      res.write(payload.bytes.subarray(0, Math.floor(payload.bytes.byteLength / 2)));
+      setImmediate(() => req.socket.destroy());
+      return;
+    }
+    log(answer.status, replay !== undefined);
+    send(res, answer);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  app = createApp(options, url);
+
+  return {
+    url,
+    deploymentsUrl: `${url}/deployments`,
+    requests,
+    app,
+    inject: (fault, injectOptions) => plan.inject(fault, injectOptions),
+    setFaults: (faults) => plan.setRates(faults),
+    close: async () => {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function createApp(options: StartEmulatorOptions, url: string): EmulatorApp {
+  const { faults: _f, host: _h, port: _p, slowHeadersMs: _s, ...rest } = options;
+  if (rest.api === "anyformat") {
+    const { api: _a, ...appOptions } = rest;
+    return createAnyformatApp(appOptions as AnyformatEmulatorOptions);
+  }
+  const { api: _a, seed: _seed, ...appOptions } = rest;
+  return createRoboflowApp({ ...(appOptions as RoboflowEmulatorOptions), baseUrl: url });
+}
+
+async function readBody(req: IncomingMessage): Promise<Uint8Array | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.byteLength;
+      if (size > BODY_CAP) {
+        req.socket.destroy();
+        return undefined;
+      }
+      chunks.push(chunk);
+    }
+  } catch {
+    return undefined;
+  }
+  return Buffer.concat(chunks, size);
+}
+
+function lowerHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) out[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return out;
+}
+
+function serialise(answer: EmulatorResponse): { bytes: Buffer; type: string } {
+  if (answer.json !== undefined) return { bytes: Buffer.from(JSON.stringify(answer.json)), type: "application/json" };
+  if (answer.text !== undefined) {
+    const type = answer.headers?.["content-type"] ?? "text/plain; charset=utf-8";
+    return { bytes: Buffer.from(answer.text), type };
+  }
+  return { bytes: Buffer.alloc(0), type: answer.headers?.["content-type"] ?? "application/json" };
+}
+
+function send(res: ServerResponse, answer: EmulatorResponse): void {
+  if (res.destroyed) return;
+  const payload = serialise(answer);
+  const headers: Record<string, string | number> = { ...answer.headers };
+  if (payload.bytes.byteLength > 0 || answer.status !== 204) {
+    headers["content-type"] = payload.type;
+    headers["content-length"] = payload.bytes.byteLength;
+  }
+  res.writeHead(answer.status, headers);
+  res.end(payload.bytes);
+}
+
+function maskHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out = { ...headers };
+  if (out["authorization"] !== undefined) out["authorization"] = out["authorization"].replace(/ .*/, " ***");
+  return out;
+}
+
+function maskQuery(query: URLSearchParams): string {
+  const copy = new URLSearchParams(query);
+  if (copy.has("api_key")) copy.set("api_key", "***");
+  return copy.toString().replaceAll("%2A%2A%2A", "***");
+}
