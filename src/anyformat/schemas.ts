@@ -121,7 +121,7 @@ export const Results = z.looseObject({
   verification_url: z.string().nullish(),
   parse: z.looseObject({ markdown: z.string().nullish() }).nullish(),
   extraction: z
-    .record(z.string(), z.union([ExtractedField, z.array(z.record(z.string(), ExtractedField)), z.unknown()]))
+    .record(z.string(), z.union([ExtractedField, z.array(z.record(z.string(), ExtractedField))]))
     .nullish(),
   classifications: z.array(z.unknown()).nullish(),
   splits: z.array(z.unknown()).nullish(),
