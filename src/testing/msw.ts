@@ -1,3 +1,4 @@
+import type { HttpHandler } from "msw";
 import { createAnyformatApp, type AnyformatEmulatorOptions } from "./anyformat/app.js";
 import { createRoboflowApp, type RoboflowEmulatorOptions } from "./roboflow/app.js";
 import type { EmulatorApp, EmulatorResponse } from "./types.js";
@@ -5,45 +6,62 @@ import type { EmulatorApp, EmulatorResponse } from "./types.js";
 /** Options for `createMswHandlers`: which API, where it is mocked, and the app's own options. */
 export type MswHandlersOptions =
   | ({ readonly api: "anyformat"; readonly baseUrl?: string | undefined } & AnyformatEmulatorOptions)
-  | ({ readonly api: "roboflow"; readonly baseUrl?: string | undefined } & RoboflowEmulatorOptions);
-
-/** The slice of msw this module uses; msw stays an optional peer of faultline. */
-interface MswModule {
-  http: { all(path: string, resolver: (info: { request: Request }) => Promise<Response>): unknown };
-}
+  | ({
+      readonly api: "roboflow";
+      readonly baseUrl?: string | undefined;
+      /** Where the dedicated-deployments service is mocked [https://roboflow.cloud]. */
+      readonly deploymentsUrl?: string | undefined;
+    } & RoboflowEmulatorOptions);
 
 const DEFAULT_BASE: Readonly<Record<"anyformat" | "roboflow", string>> = {
   anyformat: "https://api.anyformat.ai",
   roboflow: "https://api.roboflow.com",
 };
+const DEFAULT_DEPLOYMENTS = "https://roboflow.cloud";
+/** Where the Roboflow emulator serves the deployments service, below its own root. */
+const DEPLOYMENTS_PREFIX = "/deployments";
 
 /**
  * msw request handlers backed by the same in-memory emulator that `startEmulator` serves, for users
- * who mock with msw. msw is imported lazily, so it is needed only by those who call this.
+ * who mock with msw (3 or later). msw is imported lazily, so it is needed only by those who call this.
+ * Every call makes a fresh emulator; the handlers answer everything under `baseUrl` (the API's real
+ * one by default; a path in it is allowed) and hold its state between requests. Roboflow's handlers also
+ * answer the dedicated-deployments service at `deploymentsUrl` [https://roboflow.cloud]. Faults are
+ * not injected here: for those, use `startEmulator`.
  *
- * undici's `request()` (which faultline uses) is not seen by msw's `setupServer`: register the
- * handlers with `defineNetwork` from `msw/experimental` and `HttpRequestInterceptor` from
- * `@mswjs/interceptors/http`, or point the client at `startEmulator()` instead.
+ * faultline sends with undici's `request()`, which msw's `setupServer` does not see: it intercepts
+ * `http`, `fetch` and `XMLHttpRequest`, not undici's own sockets. Register the handlers on a network of
+ * `defineNetwork` from `msw/experimental` whose source is `HttpRequestInterceptor` from
+ * `@mswjs/interceptors/http` (install `@mswjs/interceptors` next to msw), which works at the socket level
+ * and so sees undici too. Or point the client at `startEmulator()`, which also injects faults.
  *
  * @example
  * ```ts
- * import { defineNetwork, InterceptorSource } from "msw/experimental";
  * import { HttpRequestInterceptor } from "@mswjs/interceptors/http";
- * const handlers = await createMswHandlers({ api: "anyformat" });
- * const network = defineNetwork({ sources: [new InterceptorSource({ interceptors: [new HttpRequestInterceptor()] })], handlers });
+ * import { defineNetwork, InterceptorSource } from "msw/experimental";
+ * import { Anyformat } from "faultline";
+ * import { ANYFORMAT_EMULATOR_KEY, createMswHandlers } from "faultline/testing";
+ *
+ * const network = defineNetwork({
+ *   sources: [new InterceptorSource({ interceptors: [new HttpRequestInterceptor()] })],
+ *   handlers: await createMswHandlers({ api: "anyformat" }),
+ *   onUnhandledFrame: "error", // nothing unmatched goes out to the real network
+ *   context: { quiet: true },  // msw would otherwise log each request, key included
+ * });
  * await network.enable();
+ * const af = new Anyformat({ apiKey: ANYFORMAT_EMULATOR_KEY }); // the default https://api.anyformat.ai
+ * await af.workflows.list();
+ * await network.disable();
  * ```
  */
-export async function createMswHandlers(options: MswHandlersOptions): Promise<unknown[]> {
-  const msw = (await import("msw")) as unknown as MswModule;
-  const { api, baseUrl, ...appOptions } = options;
-  const base = (baseUrl ?? DEFAULT_BASE[api]).replace(/\/+$/, "");
-  const app: EmulatorApp =
-    api === "anyformat"
-      ? createAnyformatApp(appOptions as AnyformatEmulatorOptions)
-      : createRoboflowApp({ ...(appOptions as RoboflowEmulatorOptions), baseUrl: base });
-  return [
-    msw.http.all(`${base}/*`, async ({ request }) => {
+export async function createMswHandlers(options: MswHandlersOptions): Promise<HttpHandler[]> {
+  const msw = await import("msw");
+  const base = trimmed(options.baseUrl ?? DEFAULT_BASE[options.api]);
+
+  /** Answers every request under `root` from `app`, its path re-rooted at `prefix`. */
+  const serve = (app: EmulatorApp, root: string, prefix = ""): HttpHandler => {
+    const rootPath = new URL(root).pathname.replace(/\/+$/, "");
+    return msw.http.all(`${root}/*`, async ({ request }) => {
       const url = new URL(request.url);
       const headers: Record<string, string> = {};
       request.headers.forEach((value, name) => {
@@ -51,14 +69,27 @@ export async function createMswHandlers(options: MswHandlersOptions): Promise<un
       });
       const answer = await app.handle({
         method: request.method.toUpperCase(),
-        path: url.pathname,
+        path: prefix + url.pathname.slice(rootPath.length),
         query: url.searchParams,
         headers,
         body: new Uint8Array(await request.arrayBuffer()),
       });
       return toResponse(answer);
-    }),
-  ];
+    });
+  };
+
+  if (options.api === "anyformat") {
+    const { api: _api, baseUrl: _base, ...appOptions } = options;
+    return [serve(createAnyformatApp(appOptions), base)];
+  }
+  const { api: _api, baseUrl: _base, deploymentsUrl, ...appOptions } = options;
+  const app = createRoboflowApp({ ...appOptions, baseUrl: base });
+  // The deployments service first: its URL may lie below the main API's.
+  return [serve(app, trimmed(deploymentsUrl ?? DEFAULT_DEPLOYMENTS), DEPLOYMENTS_PREFIX), serve(app, base)];
+}
+
+function trimmed(url: string): string {
+  return url.replace(/\/+$/, "");
 }
 
 function toResponse(answer: EmulatorResponse): Response {

@@ -27,7 +27,7 @@ export interface PollInfo {
  * per-request timeout is `requestTimeout`. Everything else is a per-call override for each poll.
  */
 export interface WaitForOptions extends Omit<RequestOptions, "timeout"> {
-  /** Ms before the first poll and between the first ones; backs off by half each time [1000]. */
+  /** Ms between the first polls (the first is sent at once); each gap is half as long again as the last [1000]. */
   readonly pollInterval?: number | undefined;
   /** The longest gap between polls [10000, or `pollInterval` if larger]. */
   readonly maxPollInterval?: number | undefined;
@@ -35,6 +35,8 @@ export interface WaitForOptions extends Omit<RequestOptions, "timeout"> {
   readonly timeout?: number | undefined;
   /** Per-request timeout for each poll (the client's `timeout` otherwise). */
   readonly requestTimeout?: number | undefined;
+  /** Ms to wait before the first poll [0; `extract` waits `pollInterval`, as a run just submitted is never done]. */
+  readonly initialDelay?: number | undefined;
   /** Called after each poll. */
   readonly onPoll?: ((info: PollInfo) => void) | undefined;
 }
@@ -46,7 +48,8 @@ const WAITING_STATUSES = ["pending", "queued", "in_progress"] as const;
 
 /** The per-request part of waitFor's options. */
 export function requestOptionsOf(options: WaitForOptions): RequestOptions {
-  const { pollInterval: _p, maxPollInterval: _m, timeout: _t, requestTimeout, onPoll: _o, ...request } = options;
+  const { pollInterval: _p, maxPollInterval: _m, timeout: _t, requestTimeout, initialDelay: _i, onPoll: _o, ...request } =
+    options;
   return requestTimeout === undefined ? request : { ...request, timeout: requestTimeout };
 }
 
@@ -100,7 +103,9 @@ export class ResultsResource {
 
   async #poll(workflowId: string, collectionId: string, options: WaitForOptions): Promise<ApiResponse<Results>> {
     const started = Date.now();
-    const request = this.client.effectiveOptions(requestOptionsOf(options));
+    // Polls are GETs: an `idempotencyKey` (meant for extract's run) would let a server that replays by key
+    // answer every poll with the first poll's 412, so the wait could never end.
+    const { idempotencyKey: _key, ...request } = this.client.effectiveOptions(requestOptionsOf(options));
     const signal = request.signal;
     const first = positive(options.pollInterval) ?? DEFAULT_POLL_INTERVAL;
     const ceiling = Math.max(positive(options.maxPollInterval) ?? DEFAULT_MAX_POLL_INTERVAL, first);
@@ -108,6 +113,12 @@ export class ResultsResource {
     const deadline = positive(request.deadline);
     const until = Math.min(started + waitTimeout, deadline === undefined ? Infinity : started + deadline);
     let interval = first;
+    const initialDelay = positive(options.initialDelay);
+    if (initialDelay !== undefined && Date.now() + initialDelay < until) {
+      await sleep(initialDelay, signal).catch(() => {
+        throw withAttempts(new AbortedError("Waiting for results was aborted"), 0);
+      });
+    }
     for (let poll = 1; ; poll++) {
       if (signal?.aborted) throw withAttempts(new AbortedError("Waiting for results was aborted"), poll - 1);
       const left = Math.max(1, until - Date.now());

@@ -102,11 +102,17 @@ export class WorkflowsResource {
   extract(workflowId: string, document: DocumentInput, options: ExtractOptions = {}): APIPromise<Results> {
     const started = Date.now();
     const run = this.run(workflowId, document, requestOptionsOf(options));
-    // The deadline covers the whole extraction: the wait gets what the run left of it.
+    // The deadline covers the whole extraction: the wait gets what the run left of it. The client's own
+    // `deadline` counts too; without it here, the wait would start a fresh one of its own after the run.
+    const deadline = this.client.effectiveOptions(requestOptionsOf(options)).deadline;
     const remaining = (): number | undefined =>
-      options.deadline === undefined ? undefined : Math.max(1, options.deadline - (Date.now() - started));
+      deadline === undefined ? undefined : Math.max(1, deadline - (Date.now() - started));
     return new APIPromise(
-      run.then((started) => this.client.results.waitFor(workflowId, started.id, { ...options, deadline: remaining() }).withResponse()),
+      run.then((submitted) => this.client.results.waitFor(workflowId, submitted.id, {
+          initialDelay: options.pollInterval ?? 1_000,
+          ...options,
+          deadline: remaining(),
+        }).withResponse()),
     );
   }
 

@@ -1,0 +1,309 @@
+import { performance } from "node:perf_hooks";
+import { describe, expect, it } from "vitest";
+import { Anyformat } from "../../src/anyformat/client.js";
+import type { PollInfo } from "../../src/anyformat/resources/results.js";
+import {
+  AbortedError,
+  ExtractionFailedError,
+  NotFoundError,
+  PreconditionFailedError,
+  RateLimitedError,
+  TimeoutError,
+} from "../../src/core/errors.js";
+import { send, startServer } from "../helpers/server.js";
+import { KEY, closeAfterTest, expectMasked, failure, invoiceWorkflow, setup, statuses } from "./support.js";
+
+const INVOICE_TEXT = "Total Amount: 12.30\ninvoice_number: A-42\nÜnïcode: Grüße\n";
+
+describe("af.results.get", () => {
+  it("throws PreconditionFailedError at once while the run is processing, sending one request", async () => {
+    const { emu, af } = await setup({}, { stepMs: 10_000 });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: INVOICE_TEXT });
+    const before = emu.requests.length;
+    const error = await failure(af.results.get(wf.id, run.id));
+    expect(error).toBeInstanceOf(PreconditionFailedError);
+    const e = error as PreconditionFailedError;
+    expect(e.status).toBe(412);
+    expect(e.code).toBe("PRECONDITION_FAILED");
+    expect(e.retryable).toBe(true);
+    expect(e.detail).toBe("Extraction status is 'pending'. Results are available when status is 'processed'.");
+    expect(e.attempts).toBe(1);
+    expect(emu.requests.length - before).toBe(1);
+    expect(emu.requests.at(-1)?.path).toBe(`/v2/workflows/${wf.id}/files/${run.id}/results/`);
+    expectMasked(error);
+  });
+
+  it("gets the results of a processed run with the user's field names unchanged", async () => {
+    const { af } = await setup({}, { stepMs: 0 });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: INVOICE_TEXT });
+    const { data: results, status, attempts } = await af.results.get(wf.id, run.id).withResponse();
+    expect(status).toBe(200);
+    expect(attempts).toBe(1);
+    expect(results.collection_id).toBe(run.id);
+    expect(results.verification_url).toBe(`https://app.anyformat.ai/verify/${run.id}`);
+    expect(Object.keys(results.extraction ?? {})).toEqual(["Total Amount", "invoice_number", "Ünïcode"]);
+    expect(results.extraction).toMatchObject({
+      "Total Amount": { value: 12.3 },
+      invoice_number: { value: "A-42" },
+      "Ünïcode": { value: "Grüße" },
+    });
+  });
+
+  it("throws ExtractionFailedError EXTRACTION_FAILED (422) for a failed run, at once", async () => {
+    const { emu, af } = await setup({}, { stepMs: 0 });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: "FAIL this" });
+    const error = await failure(af.results.get(wf.id, run.id));
+    expect(error).toBeInstanceOf(ExtractionFailedError);
+    const e = error as ExtractionFailedError;
+    expect(e.status).toBe(422);
+    expect(e.code).toBe("EXTRACTION_FAILED");
+    expect(e.retryable).toBe(false);
+    expect(e.attempts).toBe(1);
+    expect(statuses(emu)).toEqual([201, 202, 422]);
+  });
+
+  it("throws ExtractionFailedError EXTRACTION_CANCELLED (422) for a cancelled run", async () => {
+    const { af } = await setup({}, { stepMs: 0 });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: "CANCEL this" });
+    const error = await failure(af.results.get(wf.id, run.id));
+    expect(error).toBeInstanceOf(ExtractionFailedError);
+    expect((error as ExtractionFailedError).code).toBe("EXTRACTION_CANCELLED");
+  });
+
+  it("throws PreconditionFailedError with retryable false for a failed run in the 412 form", async () => {
+    const { af } = await setup({}, { stepMs: 0, terminalForm: "412" });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: "FAIL" });
+    const error = await failure(af.results.get(wf.id, run.id));
+    expect(error).toBeInstanceOf(PreconditionFailedError);
+    expect((error as PreconditionFailedError).retryable).toBe(false);
+  });
+
+  it("throws NotFoundError for an unknown collection, and for one of another workflow", async () => {
+    const { emu, af } = await setup();
+    const wf = await invoiceWorkflow(af);
+    const other = await invoiceWorkflow(af, "Other");
+    const run = await af.workflows.run(other.id, { text: "x" });
+    const unknown = await failure(af.results.get(wf.id, "no-such-collection"));
+    expect(unknown).toBeInstanceOf(NotFoundError);
+    expect((unknown as NotFoundError).detail).toBe("File collection 'no-such-collection' not found.");
+    expect(await failure(af.results.get(wf.id, run.id))).toBeInstanceOf(NotFoundError);
+    expect(await failure(af.results.get("no-such-workflow", run.id))).toBeInstanceOf(NotFoundError);
+    expect(statuses(emu).slice(3)).toEqual([404, 404, 404]);
+  });
+});
+
+describe("af.results.waitFor", () => {
+  it("polls through pending, queued and in_progress to the results, telling onPoll each time", async () => {
+    const { emu, af } = await setup({}, { stepMs: 30 });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: INVOICE_TEXT });
+    const polls: PollInfo[] = [];
+    const { data, attempts } = await af.results
+      .waitFor(wf.id, run.id, { pollInterval: 10, maxPollInterval: 20, onPoll: (p) => polls.push(p) })
+      .withResponse();
+    expect(data.extraction?.["invoice_number"]).toMatchObject({ value: "A-42" });
+    const resultCalls = emu.requests.filter((r) => r.path.endsWith("/results/"));
+    expect(attempts).toBe(resultCalls.length);
+    expect(polls.map((p) => p.attempt)).toEqual(resultCalls.map((_, i) => i + 1));
+    const seen = [...new Set(polls.map((p) => p.status))];
+    expect(seen).toEqual(["pending", "queued", "in_progress", "processed"]);
+    expect(resultCalls.map((r) => r.status)).toEqual([...Array(resultCalls.length - 1).fill(412), 200]);
+  });
+
+  it("resolves at the first poll when the results are ready", async () => {
+    const { emu, af } = await setup({}, { stepMs: 0 });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: INVOICE_TEXT });
+    const polls: PollInfo[] = [];
+    await af.results.waitFor(wf.id, run.id, { onPoll: (p) => polls.push(p) });
+    expect(polls).toEqual([{ status: "processed", attempt: 1 }]);
+    expect(emu.requests).toHaveLength(3);
+  });
+
+  it("throws ExtractionFailedError for the terminal 412 form, after polling through the retryable 412s", async () => {
+    const { emu, af } = await setup({}, { stepMs: 20, terminalForm: "412" });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: "FAIL" });
+    const error = await failure(af.results.waitFor(wf.id, run.id, { pollInterval: 10 }));
+    expect(error).toBeInstanceOf(ExtractionFailedError);
+    const e = error as ExtractionFailedError;
+    expect(e.code).toBe("EXTRACTION_FAILED");
+    expect(e.status).toBe(412);
+    expect(e.retryable).toBe(false);
+    expect(e.requestId).toMatch(/^[0-9a-f]{32}$/);
+    const polls = emu.requests.filter((r) => r.path.endsWith("/results/"));
+    expect(e.attempts).toBe(polls.length);
+    expect(polls.length).toBeGreaterThanOrEqual(2);
+    expectMasked(error);
+  });
+
+  it("throws ExtractionFailedError EXTRACTION_CANCELLED for a cancelled run in the 412 form", async () => {
+    const { af } = await setup({}, { stepMs: 0, terminalForm: "412" });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: "CANCEL" });
+    const error = await failure(af.results.waitFor(wf.id, run.id, { pollInterval: 10 }));
+    expect((error as ExtractionFailedError).code).toBe("EXTRACTION_CANCELLED");
+  });
+
+  it("throws ExtractionFailedError for the 422 form", async () => {
+    const { af } = await setup({}, { stepMs: 10 });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: "CANCEL" });
+    const error = await failure(af.results.waitFor(wf.id, run.id, { pollInterval: 10 }));
+    expect(error).toBeInstanceOf(ExtractionFailedError);
+    expect((error as ExtractionFailedError).status).toBe(422);
+    expect((error as ExtractionFailedError).code).toBe("EXTRACTION_CANCELLED");
+  });
+
+  it("throws NotFoundError at once for an unknown collection", async () => {
+    const { emu, af } = await setup();
+    const wf = await invoiceWorkflow(af);
+    const error = await failure(af.results.waitFor(wf.id, "missing", { pollInterval: 10 }));
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect(emu.requests).toHaveLength(2);
+  });
+
+  it("retries a 429 met while polling and carries on", async () => {
+    const { emu, af } = await setup({}, { stepMs: 20 });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: INVOICE_TEXT });
+    emu.inject("rateLimit", { path: /\/results\/$/ });
+    const results = await af.results.waitFor(wf.id, run.id, { pollInterval: 10 });
+    expect(results.collection_id).toBe(run.id);
+    expect(statuses(emu)[2]).toBe(429);
+  });
+
+  it("throws RateLimitedError when a poll's 429s outlast the retries", async () => {
+    const { emu, af } = await setup({ maxRetries: 1 }, { stepMs: 10_000 });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: "x" });
+    emu.inject("rateLimit", { path: /\/results\/$/, count: 2 });
+    const error = await failure(af.results.waitFor(wf.id, run.id, { pollInterval: 10 }));
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect(statuses(emu).slice(2)).toEqual([429, 429]);
+  });
+
+  it("throws TimeoutError past its timeout, with the last 412 as its cause", async () => {
+    const { emu, af } = await setup({}, { stepMs: 10_000 });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: "x" });
+    const started = Date.now();
+    const error = await failure(af.results.waitFor(wf.id, run.id, { pollInterval: 20, timeout: 150 }));
+    const ms = Date.now() - started;
+    expect(error).toBeInstanceOf(TimeoutError);
+    const e = error as TimeoutError;
+    expect(e.code).toBe("TIMEOUT");
+    expect(e.message).toMatch(/timeout 150 ms/);
+    expect(e.cause).toBeInstanceOf(PreconditionFailedError);
+    expect(e.hint).toMatch(/timeout/);
+    expect(e.attempts).toBe(emu.requests.length - 2);
+    expect(ms).toBeLessThan(800);
+  });
+
+  it("bounds the wait by the deadline as well as the timeout", async () => {
+    const { af } = await setup({}, { stepMs: 10_000 });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: "x" });
+    const started = Date.now();
+    const error = await failure(af.results.waitFor(wf.id, run.id, { pollInterval: 20, timeout: 60_000, deadline: 150 }));
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).message).toMatch(/deadline 150 ms/);
+    expect(Date.now() - started).toBeLessThan(800);
+  });
+
+  it("is bounded by the client's deadline", async () => {
+    const { af } = await setup({ deadline: 150 }, { stepMs: 10_000 });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: "x" });
+    const started = Date.now();
+    expect(await failure(af.results.waitFor(wf.id, run.id, { pollInterval: 20 }))).toBeInstanceOf(TimeoutError);
+    expect(Date.now() - started).toBeLessThan(800);
+  });
+
+  it("throws AbortedError promptly when its signal aborts between polls", async () => {
+    const { emu, af } = await setup({}, { stepMs: 10_000 });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: "x" });
+    const controller = new AbortController();
+    const pending = failure(af.results.waitFor(wf.id, run.id, { pollInterval: 5_000, signal: controller.signal }));
+    await new Promise((r) => setTimeout(r, 50));
+    const aborted = Date.now();
+    controller.abort();
+    const error = await pending;
+    expect(error).toBeInstanceOf(AbortedError);
+    expect((error as AbortedError).code).toBe("ABORTED");
+    expect((error as AbortedError).attempts).toBe(1);
+    expect(Date.now() - aborted).toBeLessThan(250);
+    expect(emu.requests).toHaveLength(3);
+  });
+
+  it("throws AbortedError promptly when its signal aborts during a poll", async () => {
+    const { emu, af } = await setup({}, { stepMs: 10_000, slowHeadersMs: 5_000 });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: "x" });
+    emu.inject("slowHeaders", { path: /\/results\/$/ });
+    const controller = new AbortController();
+    const pending = failure(af.results.waitFor(wf.id, run.id, { pollInterval: 10, signal: controller.signal }));
+    await new Promise((r) => setTimeout(r, 50));
+    const aborted = Date.now();
+    controller.abort();
+    expect(await pending).toBeInstanceOf(AbortedError);
+    expect(Date.now() - aborted).toBeLessThan(250);
+  });
+
+  it("sends nothing when its signal has already aborted", async () => {
+    const { emu, af } = await setup();
+    const error = await failure(af.results.waitFor("wf", "c", { signal: AbortSignal.abort() }));
+    expect(error).toBeInstanceOf(AbortedError);
+    expect(emu.requests).toHaveLength(0);
+  });
+
+  it("honours a Retry-After sent with a 412", async () => {
+    // The emulator sends no Retry-After on a 412; a loopback server stands in for an API that does.
+    const arrivals: number[] = [];
+    const server = await startServer((req, res) => {
+      arrivals.push(performance.now());
+      if (arrivals.length === 1) {
+        return send(res, {
+          status: 412,
+          headers: { "content-type": "application/json", "retry-after": "0.3" },
+          body: JSON.stringify({ error: "Results not ready", detail: "Extraction status is 'queued'.", error_code: "PRECONDITION_FAILED", retryable: true }),
+        });
+      }
+      send(res, { status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify({ collection_id: "c1", extraction: { "Total Amount": { value: 1 } } }) });
+    });
+    closeAfterTest(() => server.close());
+    const af = new Anyformat({ apiKey: KEY, baseUrl: server.url });
+    closeAfterTest(() => af.close());
+    const polls: PollInfo[] = [];
+    const results = await af.results.waitFor("wf", "c1", { pollInterval: 10, onPoll: (p) => polls.push(p) });
+    expect(results.extraction).toEqual({ "Total Amount": { value: 1 } });
+    expect(arrivals).toHaveLength(2);
+    expect((arrivals[1] ?? 0) - (arrivals[0] ?? 0)).toBeGreaterThanOrEqual(290);
+    expect(polls.map((p) => `${p.attempt}:${p.status}`)).toEqual(["1:queued", "2:processed"]);
+    expect(polls[0]?.error?.retryAfterMs).toBe(300);
+  });
+
+  it("gives up with TimeoutError at once when a 412's Retry-After reaches past the timeout", async () => {
+    const server = await startServer((_req, res) =>
+      send(res, {
+        status: 412,
+        headers: { "content-type": "application/json", "retry-after": "30" },
+        body: JSON.stringify({ error: "Results not ready", error_code: "PRECONDITION_FAILED", retryable: true }),
+      }),
+    );
+    closeAfterTest(() => server.close());
+    const af = new Anyformat({ apiKey: KEY, baseUrl: server.url });
+    closeAfterTest(() => af.close());
+    const started = Date.now();
+    const error = await failure(af.results.waitFor("wf", "c1", { pollInterval: 10, timeout: 5_000 }));
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(server.requests).toHaveLength(1);
+  });
+});

@@ -1,0 +1,436 @@
+import { describe, expect, it } from "vitest";
+import type { PollInfo } from "../../src/anyformat/resources/results.js";
+import {
+  AbortedError,
+  ExtractionFailedError,
+  InvalidArgumentError,
+  NotFoundError,
+  PreconditionFailedError,
+  RateLimitedError,
+  TimeoutError,
+  ValidationError,
+} from "../../src/core/errors.js";
+import { INVOICE_FIELDS, expectMasked, failure, invoiceWorkflow, setup, statuses } from "./support.js";
+
+const INVOICE_TEXT = "Total Amount: 99.50\ninvoice_number: INV-7\nÜnïcode: Ça va\n";
+
+describe("af.workflows: create, get, list, delete", () => {
+  it("creates a workflow and gets it back with the user's field names unchanged", async () => {
+    const { emu, af } = await setup();
+    const { data: created, status } = await af.workflows
+      .create({ name: "Invoices", description: "Totals", fields: INVOICE_FIELDS })
+      .withResponse();
+    expect(status).toBe(201);
+    expect(created.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(created).toMatchObject({ name: "Invoices", description: "Totals" });
+    expect(created.created_at).toEqual(expect.any(String));
+    const fetched = await af.workflows.get(created.id);
+    expect(fetched.fields?.map((f) => f.name)).toEqual(["Total Amount", "invoice_number", "Ünïcode"]);
+    expect(emu.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["POST /v2/workflows/", `GET /v2/workflows/${created.id}/`]);
+    expect(emu.requests[0]?.headers["content-type"]).toBe("application/json");
+  });
+
+  it("creates a workflow with enum, multi_select and nested object fields", async () => {
+    const { af } = await setup();
+    const fields = [
+      { name: "currency", description: "ISO code", data_type: "enum", enum_options: ["EUR", "USD"] },
+      { name: "tags", description: "Labels", data_type: "multi_select", enum_options: ["paid", "late"] },
+      {
+        name: "Vendor",
+        description: "Who sent it",
+        data_type: "object",
+        nested_fields: [{ name: "Vendor Name", description: "Name", data_type: "string" }],
+      },
+    ];
+    const wf = await af.workflows.create({ name: "Typed", fields });
+    expect(wf.fields).toEqual(fields);
+  });
+
+  it("throws ValidationError listing every issue of a bad workflow, without retrying", async () => {
+    const { emu, af } = await setup();
+    const error = await failure(
+      af.workflows.create({
+        name: "",
+        fields: [
+          { name: "a", description: "a", data_type: "currency" },
+          { name: "b", description: "b", data_type: "enum" },
+          { name: "c", description: "c", data_type: "object" },
+        ],
+      }),
+    );
+    expect(error).toBeInstanceOf(ValidationError);
+    const e = error as ValidationError;
+    expect(e.status).toBe(400);
+    expect(e.code).toBe("VALIDATION_ERROR");
+    expect(e.message).toBe("Validation failed");
+    expect(e.retryable).toBe(false);
+    expect(e.issues.map((i) => i.loc.join("."))).toEqual([
+      "body.name",
+      "body.fields.0.data_type",
+      "body.fields.1.enum_options",
+      "body.fields.2.nested_fields",
+    ]);
+    expect(e.issues[0]).toEqual({ type: "string_too_short", loc: ["body", "name"], msg: "String should have at least 1 character" });
+    expect(e.detail).toEqual(e.issues);
+    expect(emu.requests).toHaveLength(1);
+    expectMasked(error);
+  });
+
+  it("throws ValidationError for a workflow without fields", async () => {
+    const { af } = await setup();
+    const error = await failure(af.workflows.create({ name: "Empty", fields: [] }));
+    expect((error as ValidationError).issues).toEqual([
+      { type: "too_short", loc: ["body", "fields"], msg: "List should have at least 1 item after validation, not 0" },
+    ]);
+  });
+
+  it("throws NotFoundError getting a workflow that does not exist, without retrying", async () => {
+    const { emu, af } = await setup();
+    const error = await failure(af.workflows.get("00000000-0000-4000-8000-000000000000"));
+    expect(error).toBeInstanceOf(NotFoundError);
+    const e = error as NotFoundError;
+    expect(e.code).toBe("NOT_FOUND");
+    expect(e.detail).toBe("Workflow '00000000-0000-4000-8000-000000000000' not found.");
+    expect(e.retryable).toBe(false);
+    expect(e.attempts).toBe(1);
+    expect(emu.requests).toHaveLength(1);
+  });
+
+  it("deletes a workflow, after which it is a 404, and deleting it again is a 404", async () => {
+    const { emu, af } = await setup();
+    const wf = await invoiceWorkflow(af);
+    const { data, status } = await af.workflows.delete(wf.id).withResponse();
+    expect(data).toBeUndefined();
+    expect(status).toBe(204);
+    expect(await failure(af.workflows.get(wf.id))).toBeInstanceOf(NotFoundError);
+    expect(await failure(af.workflows.delete(wf.id))).toBeInstanceOf(NotFoundError);
+    expect(emu.requests.map((r) => `${r.method} ${r.status}`)).toEqual(["POST 201", "DELETE 204", "GET 404", "DELETE 404"]);
+  });
+
+  it("deletes a workflow's runs with it", async () => {
+    const { emu, af } = await setup();
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: INVOICE_TEXT });
+    await af.workflows.delete(wf.id);
+    expect(emu.app.collections.has(run.id)).toBe(false);
+    expect(await failure(af.results.get(wf.id, run.id))).toBeInstanceOf(NotFoundError);
+  });
+
+  it("lists workflows as a page: count, page, page_size and results", async () => {
+    const { emu, af } = await setup();
+    const a = await invoiceWorkflow(af, "A");
+    const b = await invoiceWorkflow(af, "B");
+    const page = await af.workflows.list();
+    expect(page.count).toBe(2);
+    expect(page.page).toBe(1);
+    expect(page.page_size).toBe(20);
+    expect(page.results.map((w) => w.id).sort()).toEqual([a.id, b.id].sort());
+    expect(page.hasNextPage()).toBe(false);
+    expect(JSON.parse(JSON.stringify(page))).toEqual({ count: 2, page: 1, page_size: 20, results: page.results });
+    expect(emu.requests.at(-1)).toMatchObject({ method: "GET", path: "/v2/workflows/", query: "" });
+  });
+
+  it("pages through 45 workflows: the first page holds 20, and for await yields all 45 in exactly 3 requests", async () => {
+    const { emu, af } = await setup();
+    const ids: string[] = [];
+    for (let i = 0; i < 45; i++) {
+      ids.push((await af.workflows.create({ name: `wf ${i}`, fields: [{ name: "n", description: "n", data_type: "string" }] })).id);
+    }
+    const before = emu.requests.length;
+
+    const first = await af.workflows.list({ page_size: 20 });
+    expect(first.count).toBe(45);
+    expect(first.page).toBe(1);
+    expect(first.page_size).toBe(20);
+    expect(first.results).toHaveLength(20);
+    expect(first.hasNextPage()).toBe(true);
+    expect(emu.requests.length - before).toBe(1);
+
+    const seen: string[] = [];
+    const start = emu.requests.length;
+    for await (const wf of af.workflows.list({ page_size: 20 })) seen.push(wf.id);
+    const lists = emu.requests.slice(start);
+    expect(seen).toHaveLength(45);
+    expect(new Set(seen)).toEqual(new Set(ids));
+    expect(lists).toHaveLength(3);
+    expect(lists.map((r) => r.query)).toEqual(["page_size=20", "page_size=20&page=2", "page_size=20&page=3"]);
+  });
+
+  it("iterates from an awaited page onwards, fetching only the pages after it", async () => {
+    const { emu, af } = await setup();
+    for (let i = 0; i < 5; i++) await af.workflows.create({ name: `wf ${i}`, fields: [{ name: "n", description: "n", data_type: "string" }] });
+    const second = await af.workflows.list({ page: 2, page_size: 2 });
+    expect(second.page).toBe(2);
+    const start = emu.requests.length;
+    const names: string[] = [];
+    for await (const wf of second) names.push(wf.name);
+    expect(names).toHaveLength(3);
+    expect(emu.requests.slice(start).map((r) => r.query)).toEqual(["page=3&page_size=2"]);
+  });
+
+  it("passes sort_by, order and status through as query parameters", async () => {
+    const { emu, af } = await setup();
+    await af.workflows.list({ sort_by: "created_at", order: "asc", status: "active", page_size: 5 });
+    expect(new URLSearchParams(emu.requests[0]?.query)).toEqual(
+      new URLSearchParams({ sort_by: "created_at", order: "asc", status: "active", page_size: "5" }),
+    );
+  });
+
+  it("throws ValidationError for a page_size below 1 and NotFoundError past the last page", async () => {
+    const { emu, af } = await setup();
+    const bad = await failure(af.workflows.list({ page_size: 0 }));
+    expect(bad).toBeInstanceOf(ValidationError);
+    expect((bad as ValidationError).issues[0]?.loc).toEqual(["query", "page_size"]);
+    await invoiceWorkflow(af);
+    const past = await failure(af.workflows.list({ page: 3 }));
+    expect(past).toBeInstanceOf(NotFoundError);
+    expect((past as NotFoundError).detail).toBe("Invalid page.");
+    expect(statuses(emu)).toEqual([400, 201, 404]);
+  });
+});
+
+describe("af.workflows: run, upload, runs", () => {
+  it("runs text and answers with the collection to ask results of", async () => {
+    const { emu, af } = await setup();
+    const wf = await invoiceWorkflow(af);
+    const { data: run, status } = await af.workflows.run(wf.id, { text: INVOICE_TEXT }).withResponse();
+    expect(status).toBe(202);
+    expect(run).toMatchObject({ status: "pending", workflow_id: wf.id, version_id: expect.any(String) });
+    expect(emu.app.collections.get(run.id)?.files[0]?.text).toBe(INVOICE_TEXT);
+    expect(emu.requests[1]?.headers["content-type"]).toMatch(/^multipart\/form-data; boundary=/);
+  });
+
+  it("throws NotFoundError running a document through a workflow that does not exist", async () => {
+    const { emu, af } = await setup();
+    const error = await failure(af.workflows.run("nope", { text: "hello" }));
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect(emu.requests).toHaveLength(1);
+  });
+
+  it("throws ValidationError for empty text, as the API does", async () => {
+    const { af } = await setup();
+    const wf = await invoiceWorkflow(af);
+    const error = await failure(af.workflows.run(wf.id, { text: "" }));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues[0]?.loc).toEqual(["body", "text"]);
+  });
+
+  it("throws InvalidArgumentError for both file and text, or neither, before any request", async () => {
+    const { emu, af } = await setup();
+    const wf = await invoiceWorkflow(af);
+    const both = await failure(af.workflows.run(wf.id, { text: "a", file: Buffer.from("b") } as never));
+    expect(both).toBeInstanceOf(InvalidArgumentError);
+    expect((both as InvalidArgumentError).message).toMatch(/not both/);
+    const neither = await failure(af.workflows.upload(wf.id, {} as never));
+    expect(neither).toBeInstanceOf(InvalidArgumentError);
+    expect((neither as InvalidArgumentError).message).toMatch(/file.*text/);
+    expect(await failure(af.workflows.extract(wf.id, undefined as never))).toBeInstanceOf(InvalidArgumentError);
+    expect(await failure(af.workflows.run(wf.id, { text: 42 } as never))).toBeInstanceOf(InvalidArgumentError);
+    expect(emu.requests).toHaveLength(1);
+  });
+
+  it("uploads text without running it", async () => {
+    const { emu, af } = await setup();
+    const wf = await invoiceWorkflow(af);
+    const { data: uploaded, status } = await af.workflows.upload(wf.id, { text: INVOICE_TEXT }).withResponse();
+    expect(status).toBe(201);
+    expect(uploaded).toMatchObject({ status: "uploaded", filename: "text.txt" });
+    expect(emu.app.collections.get(uploaded.file_collection_id)?.status).toBe("uploaded");
+    const error = await failure(af.results.get(wf.id, uploaded.file_collection_id));
+    expect(error).toBeInstanceOf(PreconditionFailedError);
+    expect((error as PreconditionFailedError).detail).toMatch(/not been run/);
+  });
+
+  it("lists a workflow's runs, newest first, and not its uploads", async () => {
+    const { emu, af } = await setup();
+    const wf = await invoiceWorkflow(af);
+    const first = await af.workflows.run(wf.id, { text: "one" });
+    await new Promise((r) => setTimeout(r, 5));
+    const second = await af.workflows.run(wf.id, { text: "two" });
+    await af.workflows.upload(wf.id, { text: "three" });
+    const runs = await af.workflows.runs(wf.id, { page_size: 10 });
+    expect(runs.count).toBe(2);
+    expect(runs.results.map((r) => r.id)).toEqual([second.id, first.id]);
+    expect(runs.results[0]?.status).toEqual(expect.any(String));
+    expect(emu.requests.at(-1)).toMatchObject({ path: `/v2/workflows/${wf.id}/runs/`, query: "page_size=10" });
+  });
+
+  it("throws NotFoundError listing the runs of a workflow that does not exist", async () => {
+    const { af } = await setup();
+    expect(await failure(af.workflows.runs("nope"))).toBeInstanceOf(NotFoundError);
+  });
+});
+
+describe("af.workflows.extract", () => {
+  it("runs a document and resolves to its results, the user's field names unchanged", async () => {
+    const { af } = await setup();
+    const wf = await invoiceWorkflow(af);
+    const results = await af.workflows.extract(wf.id, { text: INVOICE_TEXT }, { pollInterval: 10 });
+    expect(Object.keys(results.extraction ?? {})).toEqual(["Total Amount", "invoice_number", "Ünïcode"]);
+    expect(results.extraction?.["Total Amount"]).toMatchObject({ value: 99.5, confidence: 96 });
+    expect(results.extraction?.["invoice_number"]).toMatchObject({ value: "INV-7" });
+    expect(results.extraction?.["Ünïcode"]).toMatchObject({ value: "Ça va", evidence: [{ text: "Ünïcode: Ça va", page_number: 1 }] });
+    expect(results.parse?.markdown).toBe(INVOICE_TEXT);
+  });
+
+  it("gets through a 429 on the run and several 412 polls with one call", async () => {
+    const { emu, af } = await setup({}, { stepMs: 40 });
+    const wf = await invoiceWorkflow(af);
+    emu.inject("rateLimit", { path: `/v2/workflows/${wf.id}/run/`, method: "POST" });
+    const polls: PollInfo[] = [];
+    const started = Date.now();
+    const results = await af.workflows.extract(wf.id, { text: INVOICE_TEXT }, { pollInterval: 20, onPoll: (info) => polls.push(info) });
+    const ms = Date.now() - started;
+
+    expect(results.extraction?.["invoice_number"]).toMatchObject({ value: "INV-7" });
+    const calls = emu.requests.slice(1);
+    const runs = calls.filter((r) => r.path.endsWith("/run/"));
+    const resultPolls = calls.filter((r) => r.path.endsWith("/results/"));
+    const count = (status: number): number => calls.filter((r) => r.status === status).length;
+    expect(runs.map((r) => r.status)).toEqual([429, 202]);
+    expect(count(429)).toBe(1);
+    expect(count(412)).toBeGreaterThanOrEqual(2);
+    expect(resultPolls.map((r) => r.status)).toEqual([...Array(count(412)).fill(412), 200]);
+    expect(polls.map((p) => p.attempt)).toEqual(Array.from({ length: resultPolls.length }, (_, i) => i + 1));
+    expect(polls.at(-1)?.status).toBe("processed");
+    expect(polls.slice(0, -1).every((p) => p.error instanceof PreconditionFailedError)).toBe(true);
+    expect(polls.slice(0, -1).map((p) => p.status)).toEqual(expect.arrayContaining(["queued"]));
+    console.log(
+      `[extract through faults] requests=${calls.length} (run=${runs.length}, polls=${resultPolls.length}) 429s=${count(429)} 412s=${count(
+        412,
+      )} onPoll=${polls.map((p) => `${p.attempt}:${p.status}`).join(",")} in ${ms} ms`,
+    );
+  });
+
+  it("sends its idempotencyKey with the run only, not with the polls, and resolves", async () => {
+    const { emu, af } = await setup({}, { stepMs: 20 });
+    const wf = await invoiceWorkflow(af);
+    emu.inject("serverError", { path: `/v2/workflows/${wf.id}/run/` });
+    const results = await af.workflows.extract(wf.id, { text: INVOICE_TEXT }, { pollInterval: 10, idempotencyKey: "extract-1", timeout: 3_000 });
+    expect(results.extraction?.["invoice_number"]).toMatchObject({ value: "INV-7" });
+    const runs = emu.requests.filter((r) => r.path.endsWith("/run/"));
+    const polls = emu.requests.filter((r) => r.path.endsWith("/results/"));
+    expect(runs.map((r) => [r.status, r.headers["idempotency-key"]])).toEqual([
+      [500, "extract-1"],
+      [202, "extract-1"],
+    ]);
+    expect(polls.length).toBeGreaterThanOrEqual(2);
+    for (const poll of polls) expect(poll.headers["idempotency-key"]).toBeUndefined();
+  });
+
+  it("retries a 500 met while polling inside extract", async () => {
+    const { emu, af } = await setup();
+    const wf = await invoiceWorkflow(af);
+    emu.inject("serverError", { path: /\/results\/$/ });
+    const results = await af.workflows.extract(wf.id, { text: INVOICE_TEXT }, { pollInterval: 40 });
+    expect(results.collection_id).toEqual(expect.any(String));
+    expect(statuses(emu)).toContain(500);
+  });
+
+  it("throws ExtractionFailedError EXTRACTION_FAILED for a run that ended in error (422 form)", async () => {
+    const { emu, af } = await setup();
+    const wf = await invoiceWorkflow(af);
+    const error = await failure(af.workflows.extract(wf.id, { text: "please FAIL" }, { pollInterval: 10 }));
+    expect(error).toBeInstanceOf(ExtractionFailedError);
+    const e = error as ExtractionFailedError;
+    expect(e.code).toBe("EXTRACTION_FAILED");
+    expect(e.status).toBe(422);
+    expect(e.retryable).toBe(false);
+    expect(emu.requests.at(-1)?.status).toBe(422);
+    expect(emu.requests.filter((r) => r.status === 422)).toHaveLength(1);
+    expectMasked(error);
+  });
+
+  it("throws ExtractionFailedError EXTRACTION_CANCELLED for a cancelled run (422 form)", async () => {
+    const { af } = await setup();
+    const wf = await invoiceWorkflow(af);
+    const error = await failure(af.workflows.extract(wf.id, { file: Buffer.from("x"), filename: "CANCEL.pdf" }, { pollInterval: 10 }));
+    expect(error).toBeInstanceOf(ExtractionFailedError);
+    expect((error as ExtractionFailedError).code).toBe("EXTRACTION_CANCELLED");
+  });
+
+  it("throws ExtractionFailedError for both outcomes of the terminal 412 form, and stops polling", async () => {
+    const { emu, af } = await setup({}, { terminalForm: "412" });
+    const wf = await invoiceWorkflow(af);
+    emu.app.setOutcome("error");
+    const failed = await failure(af.workflows.extract(wf.id, { text: "fine" }, { pollInterval: 10 }));
+    expect(failed).toBeInstanceOf(ExtractionFailedError);
+    expect((failed as ExtractionFailedError).code).toBe("EXTRACTION_FAILED");
+    expect((failed as ExtractionFailedError).status).toBe(412);
+    emu.app.setOutcome("cancelled");
+    const cancelled = await failure(af.workflows.extract(wf.id, { text: "fine" }, { pollInterval: 10 }));
+    expect((cancelled as ExtractionFailedError).code).toBe("EXTRACTION_CANCELLED");
+    await new Promise((r) => setTimeout(r, 60));
+    const after = emu.requests.length;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(emu.requests.length).toBe(after);
+  });
+
+  it("throws RateLimitedError when the run's 429s outlast the retries", async () => {
+    const { emu, af } = await setup({ maxRetries: 1 });
+    const wf = await invoiceWorkflow(af);
+    emu.inject("rateLimit", { path: `/v2/workflows/${wf.id}/run/`, count: 2 });
+    const error = await failure(af.workflows.extract(wf.id, { text: "x" }, { pollInterval: 10 }));
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).attempts).toBe(2);
+    expect(emu.requests.filter((r) => r.path.endsWith("/results/"))).toHaveLength(0);
+  });
+
+  it("throws TimeoutError past its wait timeout", async () => {
+    const { af } = await setup({}, { stepMs: 10_000 });
+    const wf = await invoiceWorkflow(af);
+    const started = Date.now();
+    const error = await failure(af.workflows.extract(wf.id, { text: "x" }, { pollInterval: 20, timeout: 150 }));
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it("bounds the run and the wait together by the client's deadline", async () => {
+    // The run spends ~600 ms on a 429; the wait must get only what is left of the 800 ms deadline, not
+    // a fresh 800 ms of its own (which would end near 1400 ms).
+    const { emu, af } = await setup({ deadline: 800 }, { stepMs: 10_000, faultRetryAfterSeconds: 0.6 });
+    const wf = await invoiceWorkflow(af);
+    emu.inject("rateLimit", { path: `/v2/workflows/${wf.id}/run/` });
+    const started = Date.now();
+    const error = await failure(af.workflows.extract(wf.id, { text: "x" }, { pollInterval: 20 }));
+    const ms = Date.now() - started;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(ms).toBeGreaterThanOrEqual(600);
+    expect(ms).toBeLessThan(1_150);
+  });
+
+  it("bounds the run and the wait together by a per-call deadline", async () => {
+    const { emu, af } = await setup({}, { stepMs: 10_000, faultRetryAfterSeconds: 0.4 });
+    const wf = await invoiceWorkflow(af);
+    emu.inject("rateLimit", { path: `/v2/workflows/${wf.id}/run/` });
+    const started = Date.now();
+    const error = await failure(af.workflows.extract(wf.id, { text: "x" }, { pollInterval: 20, deadline: 600 }));
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(Date.now() - started).toBeLessThan(900);
+  });
+
+  it("throws AbortedError promptly when its signal aborts during the wait", async () => {
+    const { emu, af } = await setup({}, { stepMs: 10_000 });
+    const wf = await invoiceWorkflow(af);
+    const controller = new AbortController();
+    const polls: number[] = [];
+    const pending = failure(
+      af.workflows.extract(wf.id, { text: "x" }, {
+        pollInterval: 1_000,
+        signal: controller.signal,
+        onPoll: (i) => {
+          polls.push(i.attempt);
+        },
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const aborted = Date.now();
+    controller.abort();
+    const error = await pending;
+    expect(error).toBeInstanceOf(AbortedError);
+    expect(Date.now() - aborted).toBeLessThan(250);
+    // Aborted during the pause before the first poll (a run just submitted is never done): no poll went out.
+    expect(polls).toEqual([]);
+    expect(emu.requests.filter((r) => r.path.endsWith("/results/"))).toHaveLength(0);
+  });
+});
