@@ -202,7 +202,7 @@ export function createAnyformatApp(options: AnyformatEmulatorOptions = {}): Anyf
     });
     switch (name) {
       case "rateLimit":
-        return tag(rateLimited(requestId, Math.max(1, Math.ceil(retryAfter))), { "retry-after": String(retryAfter) });
+        return tag(rateLimited(requestId, retryAfter), { "retry-after": String(retryAfter) });
       case "serverError":
         return tag(internalError(requestId, ids.referenceId()));
       case "gatewayTimeout":

@@ -1,0 +1,24 @@
+/**
+ * The `faultline` executable (built to dist/cli.js; tsup adds the shebang). Wires `runCli` to the
+ * process and makes sure a finished command ends with its exit code.
+ */
+import { runCli } from "./cli.js";
+
+// `faultline ... | head` closes stdout early: that is the reader's choice, not a failure to report.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
+const code = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  env: process.env,
+});
+process.exitCode = code;
+// Flush what was written, then exit: a stray handle (stdin left open, a socket lingering) must not
+// keep a finished command alive.
+await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+await new Promise<void>((resolve) => process.stderr.write("", () => resolve()));
+process.exit(code);
