@@ -21,9 +21,8 @@ export type {
 } from "./anyformat/resources/workflows.js";
 export type { WaitForOptions, PollInfo } from "./anyformat/resources/results.js";
 export type { WebhookCreateParams } from "./anyformat/resources/webhooks.js";
-export { DATA_TYPES } from "./anyformat/schemas.js";
+export { DATA_TYPES, type DataType } from "./anyformat/data-types.js";
 export type {
-  DataType,
   Field,
   Workflow as AnyformatWorkflow,
   RunStatus,
@@ -39,7 +38,8 @@ export type {
 } from "./anyformat/schemas.js";
 
 // Roboflow shapes
-export { EXPORT_FORMATS, type ExportFormat, type ExportOptions, type VersionGenerateParams } from "./roboflow/resources/versions.js";
+export { EXPORT_FORMATS, type ExportFormat } from "./roboflow/formats.js";
+export type { ExportOptions, VersionGenerateParams } from "./roboflow/resources/versions.js";
 export type { ProjectCreateParams } from "./roboflow/resources/projects.js";
 export type { TrashRestoreParams } from "./roboflow/resources/trash.js";
 export type {

@@ -5,21 +5,9 @@
  * Users' extraction field names are record keys: never touched.
  */
 import * as z from "zod";
+import type { DataType } from "./data-types.js";
 
-/** The field types a workflow can extract. */
-export const DATA_TYPES = [
-  "string",
-  "integer",
-  "float",
-  "date",
-  "datetime",
-  "boolean",
-  "list",
-  "object",
-  "enum",
-  "multi_select",
-] as const;
-export type DataType = (typeof DATA_TYPES)[number];
+
 
 /** A run's or a collection's status. Documented values first; any other string is still accepted. */
 export type RunStatus = "pending" | "queued" | "in_progress" | "processed" | "error" | "cancelled" | (string & {});

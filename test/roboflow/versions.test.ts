@@ -6,7 +6,7 @@ import {
   NotFoundError,
   TimeoutError,
 } from "../../src/core/errors.js";
-import { EXPORT_FORMATS } from "../../src/roboflow/resources/versions.js";
+import { EXPORT_FORMATS } from "../../src/roboflow/formats.js";
 import { expectMasked, failure, setup } from "./support.js";
 
 describe("rf.versions", () => {

@@ -4,6 +4,7 @@ import { InvalidArgumentError, TimeoutError } from "../../core/errors.js";
 import { sleep } from "../../core/retry.js";
 import type { RequestOptions } from "../../core/transport.js";
 import type { Roboflow } from "../client.js";
+import { EXPORT_FORMATS, type ExportFormat } from "../formats.js";
 import { pathOf, versionOf } from "../paths.js";
 import {
   Acknowledgement,
@@ -14,25 +15,6 @@ import {
   type ExportStatus,
 } from "../schemas.js";
 
-/** The export formats Roboflow knows; any other is an `InvalidArgumentError` before a request is sent. */
-export const EXPORT_FORMATS = [
-  "coco",
-  "yolov5",
-  "yolov7",
-  "yolov8",
-  "yolov9",
-  "yolov11",
-  "voc",
-  "createml",
-  "tfrecord",
-  "darknet",
-  "multiclass",
-  "clip",
-  "png-mask-semantic",
-] as const;
-
-/** One of `EXPORT_FORMATS`. */
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** What `versions.generate` takes: both are required by Roboflow (`{}` for none). */
 export interface VersionGenerateParams {

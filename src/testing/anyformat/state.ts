@@ -3,20 +3,9 @@
  * Nothing here runs on a timer: time-driven state is worked out from the clock when it is read.
  */
 
-export const DATA_TYPES = [
-  "string",
-  "integer",
-  "float",
-  "date",
-  "datetime",
-  "boolean",
-  "list",
-  "object",
-  "enum",
-  "multi_select",
-] as const;
+import type { DataType } from "../../anyformat/data-types.js";
 
-export type AnyformatDataType = (typeof DATA_TYPES)[number];
+export type AnyformatDataType = DataType;
 
 /** A workflow field, in its wire form: users' names are kept exactly as given. */
 export interface AnyformatFieldRecord {

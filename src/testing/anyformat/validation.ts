@@ -1,5 +1,6 @@
 import { isRecord, type ValidationIssue } from "./responses.js";
-import { DATA_TYPES, type AnyformatDataType, type AnyformatFieldRecord } from "./state.js";
+import { DATA_TYPES } from "../../anyformat/data-types.js";
+import type { AnyformatDataType, AnyformatFieldRecord } from "./state.js";
 
 /**
  * Request-body validation in anyformat's (pydantic's) words: every problem found is reported at once,

@@ -1,3 +1,4 @@
+import { EXPORT_FORMATS } from "../../roboflow/formats.js";
 import type { EmulatorRequest, EmulatorResponse } from "../types.js";
 import {
   INVALID,
@@ -24,21 +25,7 @@ import {
 } from "./state.js";
 
 /** The export formats Roboflow prepares; any other is a 400. */
-export const ROBOFLOW_EXPORT_FORMATS: readonly string[] = [
-  "coco",
-  "yolov5",
-  "yolov7",
-  "yolov8",
-  "yolov9",
-  "yolov11",
-  "voc",
-  "createml",
-  "tfrecord",
-  "darknet",
-  "multiclass",
-  "clip",
-  "png-mask-semantic",
-];
+export const ROBOFLOW_EXPORT_FORMATS: readonly string[] = EXPORT_FORMATS;
 
 export interface RouteContext {
   readonly store: RoboflowStore;
