@@ -118,21 +118,8 @@ export function redirect(location: string): EmulatorResponse {
   return { status: 301, headers: { location }, text: "" };
 }
 
-/** A body read as JSON: `undefined` for an empty body, `INVALID` for one that does not parse. */
-export const INVALID = Symbol("invalid JSON");
-
-export function readJson(body: Uint8Array): unknown {
-  if (body.byteLength === 0) return undefined;
-  try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)) as unknown;
-  } catch {
-    return INVALID;
-  }
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+// Shared by both emulators; re-exported so each emulator's modules import from one place.
+export { INVALID, isRecord, readJson } from "../json.js";
 
 export function iso(ms: number): string {
   return new Date(ms).toISOString();

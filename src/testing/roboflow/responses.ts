@@ -85,21 +85,8 @@ export function conflict(message: string, hint?: string): EmulatorResponse {
   return nested(409, "ConflictException", message, hint);
 }
 
-/** A body read as JSON: `undefined` for an empty body, `INVALID` for one that does not parse. */
-export const INVALID = Symbol("invalid JSON");
-
-export function readJson(body: Uint8Array): unknown {
-  if (body.byteLength === 0) return undefined;
-  try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)) as unknown;
-  } catch {
-    return INVALID;
-  }
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+// Shared by both emulators; re-exported so each emulator's modules import from one place.
+export { INVALID, isRecord, readJson } from "../json.js";
 
 /** FNV-1a, hex: stable ids and link signatures without randomness, so runs repeat exactly. */
 export function stableHash(text: string, length = 16): string {
