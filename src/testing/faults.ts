@@ -28,7 +28,7 @@ export type FaultRates = Partial<Record<FaultName, number>>;
 
 /** Which requests a queued fault applies to. */
 export interface InjectOptions {
-  /** How many matching requests get it [1]. */
+  /** How many matching requests get it: a positive integer, or `Infinity` for every one from now on [1]. */
   readonly count?: number | undefined;
   readonly method?: string | undefined;
   /** A path prefix or a pattern the path must match. */
@@ -71,7 +71,12 @@ export class FaultPlan {
 
   inject(fault: FaultName, options: InjectOptions = {}): void {
     if (!FAULT_NAMES.includes(fault)) throw new TypeError(`Unknown fault "${String(fault)}"`);
-    this.#queue.push({ fault, remaining: options.count ?? 1, method: options.method?.toUpperCase(), path: options.path });
+    const count = options.count ?? 1;
+    // 0 or a fraction used to inject one fault anyway, and NaN one into every matching request forever.
+    if (!(count === Infinity || (Number.isInteger(count) && count >= 1))) {
+      throw new RangeError(`A fault's count must be a positive integer or Infinity, got ${String(count)}`);
+    }
+    this.#queue.push({ fault, remaining: count, method: options.method?.toUpperCase(), path: options.path });
   }
 
   draw(request: EmulatorRequest): FaultName | undefined {

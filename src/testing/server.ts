@@ -49,11 +49,19 @@ export interface Emulator<A extends EmulatorApp = EmulatorApp> {
   readonly url: string;
   /** For Roboflow: the dedicated-deployments service's base URL. */
   readonly deploymentsUrl: string;
-  /** Every request seen, oldest first. */
+  /**
+   * Every request seen, in the order they were answered (or cut). A request held by `slowHeaders` is
+   * logged when the emulator lets go of it: when the hold ends, or when its client hangs up.
+   */
   readonly requests: readonly EmulatorLogEntry[];
   /** The in-memory API, to inspect or seed its state. */
   readonly app: A;
-  /** Queues a fault for the next matching requests (`count` of them, default 1). */
+  /**
+   * Queues a fault for the next matching requests (`count` of them, default 1). Queued faults are served
+   * first in, first out across every request they match: a call that stops after fewer attempts than
+   * `count` (a 423, a 429 whose Retry-After is too long to wait) leaves the rest for later requests, so
+   * scope a fault with `path` when calls must not share it.
+   */
   inject(fault: FaultName, options?: InjectOptions): void;
   /** Replaces the fault rates. */
   setFaults(faults: FaultRates): void;
@@ -98,7 +106,19 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Emul
   let app: EmulatorApp | undefined;
 
   const server: Server = createServer((req, res) => {
-    void serve(req, res);
+    // An answer the app built that node refuses to send (a header it rejects) must not become an
+    // unhandled rejection in the test process: the client gets a 500, or a cut connection.
+    serve(req, res).catch((error: unknown) => {
+      if (res.headersSent || res.destroyed) {
+        res.destroy();
+        return;
+      }
+      try {
+        send(res, { status: 500, text: `emulator error: ${error instanceof Error ? error.message : String(error)}` });
+      } catch {
+        res.destroy();
+      }
+    });
   });
   server.on("connection", (socket) => {
     sockets.add(socket);
