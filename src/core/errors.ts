@@ -42,6 +42,24 @@ function collectKinds(target: Function): string[] {
 }
 
 /**
+ * Gives a class's prototype, once, the kinds its instances answer `instanceof` by and its `name`. On the
+ * prototype rather than on each error: building an error stays cheap on the error path.
+ */
+function brand(target: Function): void {
+  const prototype = target.prototype as object;
+  if (Object.hasOwn(prototype, KINDS)) return;
+  Object.defineProperty(prototype, KINDS, { value: collectKinds(target), enumerable: false });
+  Object.defineProperty(prototype, "name", {
+    // Our classes name themselves by `kind` (safe from minifiers); a user's subclass has none of its own
+    // and would otherwise inherit its parent's, so it keeps its own class name.
+    value: Object.hasOwn(target, "kind") ? (target as unknown as { kind: string }).kind : target.name,
+    enumerable: false,
+    configurable: true,
+    writable: true,
+  });
+}
+
+/**
  * The root of every error faultline throws.
  *
  * @example
@@ -66,30 +84,22 @@ export class FaultlineError extends Error {
   }
 
   /** A stable, machine-readable code: `switch` on it. */
-  readonly code: string;
+  declare readonly code: string;
   /** The HTTP method of the call, when there was one. */
-  readonly method: string | undefined;
+  declare readonly method: string | undefined;
   /** The URL of the call, secrets masked. */
-  readonly url: string | undefined;
+  declare readonly url: string | undefined;
   /** How many requests were sent for this call (0 when the error came before any). */
-  readonly attempts: number;
+  declare readonly attempts: number;
   /** Whether trying the same call again may succeed. */
-  readonly retryable: boolean;
+  declare readonly retryable: boolean;
   /** What to do about it, when the API or faultline knows. */
-  readonly hint: string | undefined;
+  declare readonly hint: string | undefined;
   declare readonly [KINDS]: readonly string[];
 
   constructor(code: string, message: string, options: FaultlineErrorOptions = {}) {
+    brand(new.target);
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    Object.defineProperty(this, KINDS, { value: collectKinds(new.target), enumerable: false });
-    Object.defineProperty(this, "name", {
-      // Our classes name themselves by `kind` (safe from minifiers); a user's subclass has none of its own
-      // and would otherwise inherit its parent's, so it keeps its own class name.
-      value: Object.hasOwn(new.target, "kind") ? (new.target as unknown as { kind: string }).kind : new.target.name,
-      enumerable: false,
-      configurable: true,
-      writable: true,
-    });
     this.code = code;
     this.method = options.method;
     this.url = options.url;
@@ -147,22 +157,22 @@ export interface ApiErrorInit {
 export class ApiError extends FaultlineError {
   static override readonly kind: string = "ApiError";
 
-  readonly status: number;
+  declare readonly status: number;
   /** The body's longer explanation, or the validation issues. */
-  readonly detail: string | readonly ValidationIssue[] | undefined;
-  readonly requestId: string | undefined;
-  readonly referenceId: string | undefined;
+  declare readonly detail: string | readonly ValidationIssue[] | undefined;
+  declare readonly requestId: string | undefined;
+  declare readonly referenceId: string | undefined;
   /** Roboflow's error type (`GraphMethodException`, ...). */
-  readonly type: string | undefined;
+  declare readonly type: string | undefined;
   /** Which service answered, where an API has more than one (Roboflow's deployments). */
-  readonly service: string | undefined;
+  declare readonly service: string | undefined;
   /** How long the server asked us to wait, from `Retry-After` / `retry-after-ms`. */
-  readonly retryAfterMs: number | undefined;
-  readonly rateLimit: RateLimit | undefined;
+  declare readonly retryAfterMs: number | undefined;
+  declare readonly rateLimit: RateLimit | undefined;
   /** Response headers, secrets masked. */
-  readonly headers: Readonly<Record<string, string>>;
+  declare readonly headers: Readonly<Record<string, string>>;
   /** The parsed body, or its text (at most 64 KiB read), secrets masked. */
-  readonly body: unknown;
+  declare readonly body: unknown;
   declare readonly method: string | undefined;
 
   constructor(init: ApiErrorInit) {
@@ -212,7 +222,7 @@ export class BadRequestError<C extends string = "BAD_REQUEST"> extends ApiError 
 export class ValidationError extends BadRequestError<"VALIDATION_ERROR"> {
   static override readonly kind: string = "ValidationError";
   /** The validation array from the body's `detail` (empty when the body had none). */
-  readonly issues: readonly ValidationIssue[];
+  declare readonly issues: readonly ValidationIssue[];
 
   constructor(init: ApiErrorInit) {
     super(init);
@@ -326,9 +336,9 @@ export class AbortedError extends FaultlineError {
 export class ResponseValidationError extends FaultlineError {
   static override readonly kind: string = "ResponseValidationError";
   declare readonly code: "RESPONSE_VALIDATION";
-  readonly status: number;
-  readonly issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[];
-  readonly body: unknown;
+  declare readonly status: number;
+  declare readonly issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[];
+  declare readonly body: unknown;
 
   constructor(
     message: string,

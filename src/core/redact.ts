@@ -26,6 +26,11 @@ export class Redactor {
     this.#needles = [...needles].sort((a, b) => b.length - a.length);
   }
 
+  #found(text: string): boolean {
+    for (const needle of this.#needles) if (text.includes(needle)) return true;
+    return false;
+  }
+
   /** Masks every known secret in free text. */
   text(value: string): string {
     let out = value;
@@ -50,8 +55,19 @@ export class Redactor {
     return out;
   }
 
+  /**
+   * A parsed JSON body with every string masked. When its text holds no secret and no escape, no string
+   * parsed from it can hold one either, so the body is kept as it is rather than copied (the common case).
+   */
+  parsedBody(json: unknown, text: string): unknown {
+    if (!text.includes("\\") && !this.#found(text)) return json;
+    return this.value(json);
+  }
+
   /** Masks secret query parameters and user info in a URL, whatever their value. */
   url(value: string): string {
+    // No query, no user info, no secret: nothing to mask, and no URL to parse (the error path's usual case).
+    if (!value.includes("?") && !value.includes("@") && !this.#found(value)) return value;
     let parsed: URL;
     try {
       parsed = new URL(value);

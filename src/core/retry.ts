@@ -125,37 +125,42 @@ export async function runWithRetry<T>(
 ): Promise<T> {
   let attempts = 0;
   const maxRetries = Math.max(0, Math.floor(budget.maxRetries));
+  const next = async (): Promise<T> => {
+    if (budget.signal?.aborted) throw new AbortedError();
+    attempts += 1;
+    return await attempt(attempts);
+  };
+  const worthAnother = async (error: unknown): Promise<boolean> => {
+    if (!(error instanceof FaultlineError)) return false;
+    const decision = decideRetry(error, attempts, facts, budget.maxRetryAfterMs);
+    if (!decision.retry) return false;
+    if (budget.deadlineAt !== undefined && Date.now() + decision.delayMs >= budget.deadlineAt) return false;
+    try {
+      budget.onRetry?.({ attempt: attempts + 1, delayMs: decision.delayMs, error: withAttempts(error, attempts) });
+    } catch {
+      // A hook that throws vetoes the retry: the call ends with the failure the hook was told about,
+      // not with the hook's own error dressed up as a network failure.
+      return false;
+    }
+    await sleep(decision.delayMs, budget.signal);
+    // A late timer or a stalled event loop can carry the wait past the deadline: start nothing then.
+    return budget.deadlineAt === undefined || Date.now() < budget.deadlineAt;
+  };
   try {
-    return await pRetry(
-      async () => {
-        if (budget.signal?.aborted) throw new AbortedError();
-        attempts += 1;
-        return await attempt(attempts);
-      },
-      {
-        retries: maxRetries,
-        minTimeout: 0,
-        maxTimeout: 0,
-        factor: 1,
-        randomize: false,
-        shouldRetry: async ({ error }) => {
-          if (!(error instanceof FaultlineError)) return false;
-          const decision = decideRetry(error, attempts, facts, budget.maxRetryAfterMs);
-          if (!decision.retry) return false;
-          if (budget.deadlineAt !== undefined && Date.now() + decision.delayMs >= budget.deadlineAt) return false;
-          try {
-            budget.onRetry?.({ attempt: attempts + 1, delayMs: decision.delayMs, error: withAttempts(error, attempts) });
-          } catch {
-            // A hook that throws vetoes the retry: the call ends with the failure the hook was told about,
-            // not with the hook's own error dressed up as a network failure.
-            return false;
-          }
-          await sleep(decision.delayMs, budget.signal);
-          // A late timer or a stalled event loop can carry the wait past the deadline: start nothing then.
-          return budget.deadlineAt === undefined || Date.now() < budget.deadlineAt;
-        },
-      },
-    );
+    // The first attempt runs on its own: most calls succeed at once, and need none of p-retry's bookkeeping.
+    try {
+      return await next();
+    } catch (error) {
+      if (maxRetries === 0 || !(await worthAnother(error))) throw error;
+    }
+    return await pRetry(next, {
+      retries: maxRetries - 1,
+      minTimeout: 0,
+      maxTimeout: 0,
+      factor: 1,
+      randomize: false,
+      shouldRetry: ({ error }) => worthAnother(error),
+    });
   } catch (error) {
     throw withAttempts(toFaultlineError(error), attempts);
   }

@@ -9,20 +9,18 @@ import {
   InvalidArgumentError,
   ResponseValidationError,
   TimeoutError,
-  codeFor,
-  createApiError,
   type ApiError,
 } from "./errors.js";
-import { flattenHeaders, parseRateLimit, parseRetryAfter, type RawHeaders } from "./headers.js";
+import { flattenHeaders, parseRateLimit, type RawHeaders } from "./headers.js";
 import { Redactor } from "./redact.js";
 import {
   ATTEMPT_TIMEOUT,
   MAY_HAVE_REACHED_SERVER,
-  isRetryableStatus,
   runWithRetry,
   type RetryInfo,
 } from "./retry.js";
 import { APIPromise, type ApiResponse } from "./api-promise.js";
+import { apiErrorFrom } from "./error-response.js";
 
 /** Error bodies are read to this many bytes; the rest is discarded unread. */
 export const ERROR_BODY_CAP = 64 * 1024;
@@ -286,43 +284,10 @@ export class Transport {
     };
   }
 
-  #apiError(
-    spec: RequestSpec<unknown>,
-    a: AttemptInput,
-    status: number,
-    headers: Record<string, string>,
-    text: string,
-  ): ApiError {
-    const json = parseJsonLoosely(text);
-    let fields;
-    try {
-      fields = this.#config.dialect.readErrorBody({ status, headers, text, json });
-    } catch {
-      fields = {};
-    }
-    const redact = this.redactor;
-    const code = codeFor(status, fields.errorCode);
-    const error = createApiError({
-      status,
-      code,
-      message: redact.text(nonEmpty(fields.message) ?? defaultMessage(status, text, json)),
-      detail: typeof fields.detail === "string" ? redact.text(fields.detail) : (redact.value(fields.detail) as never),
-      retryable: fields.retryable ?? isRetryableStatus(status),
-      // Ids and types come from the server too, which may echo a key back in any of them.
-      requestId: maskOptional(redact, fields.requestId ?? headers["x-request-id"]),
-      referenceId: maskOptional(redact, fields.referenceId),
-      hint: maskOptional(redact, fields.hint),
-      type: maskOptional(redact, fields.type),
-      service: spec.service,
-      retryAfterMs: parseRetryAfter(headers),
-      rateLimit: parseRateLimit(headers),
-      headers: redact.headers(headers),
-      body: json === undefined ? redact.text(text) : redact.value(json),
-      method: spec.method,
-      url: redact.url(a.url),
-      attempts: a.attempt,
-    });
-    return error;
+  #apiError(spec: RequestSpec<unknown>, a: AttemptInput, status: number, headers: Record<string, string>, text: string): ApiError {
+    const { dialect } = this.#config;
+    const source = { dialect, redactor: this.redactor, method: spec.method, url: a.url, service: spec.service, attempts: a.attempt };
+    return apiErrorFrom({ status, headers, text }, source);
   }
 
   #networkError(
@@ -486,53 +451,6 @@ function buildBody(build: () => OutgoingBody, redactor: Redactor): OutgoingBody 
     const reason = redactor.text(error instanceof Error ? error.message : String(error));
     throw new InvalidArgumentError(`Could not build the request body: ${reason}`, { cause: error });
   }
-}
-
-function parseJsonLoosely(text: string): unknown {
-  const trimmed = text.trimStart();
-  const first = trimmed[0];
-  // Only JSON-looking text is parsed: HTML and plain text stay text without paying for an exception.
-  if (first !== "{" && first !== "[" && first !== '"' && first !== "n" && !(first !== undefined && /[-\d]/.test(first))) {
-    return undefined;
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-const STATUS_TEXT: Readonly<Record<number, string>> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  409: "Conflict",
-  412: "Precondition Failed",
-  422: "Unprocessable Entity",
-  423: "Locked",
-  429: "Too Many Requests",
-  500: "Internal Server Error",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-  504: "Gateway Timeout",
-};
-
-function defaultMessage(status: number, text: string, json: unknown): string {
-  const phrase = `HTTP ${status}${STATUS_TEXT[status] === undefined ? "" : ` ${STATUS_TEXT[status]}`}`;
-  if (text.trim().length === 0) return `${phrase} (empty body)`;
-  if (json !== undefined) return phrase;
-  if (/^\s*</.test(text)) return `${phrase} (HTML body)`;
-  const firstLine = text.trim().split(/\r?\n/, 1)[0] ?? "";
-  return `${phrase}: ${firstLine.slice(0, 200)}`;
-}
-
-function maskOptional(redactor: Redactor, value: string | undefined): string | undefined {
-  return value === undefined ? undefined : redactor.text(value);
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === "" ? undefined : value;
 }
 
 /** The most specific `code` in an error's cause chain (undici wraps socket errors). */

@@ -11,10 +11,9 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { request, Agent, type Dispatcher } from "undici";
 import { Anyformat, ApiError, RateLimitedError, ServerError } from "../../src/index.js";
 import { anyformatDialect } from "../../src/anyformat/dialect.js";
-import { codeFor, createApiError } from "../../src/core/errors.js";
-import { flattenHeaders, parseRateLimit, parseRetryAfter } from "../../src/core/headers.js";
+import { apiErrorFrom } from "../../src/core/error-response.js";
+import { flattenHeaders } from "../../src/core/headers.js";
 import { Redactor } from "../../src/core/redact.js";
-import { isRetryableStatus } from "../../src/core/retry.js";
 import { FetchClient, FetchInternalServerError, FetchRateLimitError } from "./fetch-client.js";
 import { MemoryDispatcher, type MemoryAnswer } from "./memory-dispatcher.js";
 import { BAD_GATEWAY_HTML, RATE_LIMITED_BODY, startBenchServer, WORKFLOW, type BenchServer } from "./server.js";
@@ -343,39 +342,9 @@ function measureConversion(): { usPerError: number; perSecond: number } {
     "x-ratelimit-remaining": "0",
   };
   const text = RATE_LIMITED_BODY;
-  const mask = (value: string | undefined): string | undefined => (value === undefined ? undefined : redactor.text(value));
-  const convert = (): ApiError => {
-    const headers = flattenHeaders(raw);
-    const status = 429;
-    const first = text.trimStart()[0];
-    let json: unknown;
-    if (first === "{" || first === "[") {
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-    }
-    const fields = anyformatDialect.readErrorBody({ status, headers, text, json });
-    return createApiError({
-      status,
-      code: codeFor(status, fields.errorCode),
-      message: redactor.text(fields.message?.trim() ? fields.message : "HTTP 429 Too Many Requests"),
-      detail: typeof fields.detail === "string" ? redactor.text(fields.detail) : (redactor.value(fields.detail) as never),
-      retryable: fields.retryable ?? isRetryableStatus(status),
-      requestId: mask(fields.requestId ?? headers["x-request-id"]),
-      referenceId: mask(fields.referenceId),
-      hint: mask(fields.hint),
-      type: mask(fields.type),
-      retryAfterMs: parseRetryAfter(headers),
-      rateLimit: parseRateLimit(headers),
-      headers: redactor.headers(headers),
-      body: json === undefined ? redactor.text(text) : redactor.value(json),
-      method: "GET",
-      url: redactor.url(url),
-      attempts: 1,
-    });
-  };
+  // The transport's own conversion, as it runs on every error response.
+  const source = { dialect: anyformatDialect, redactor, method: "GET", url, service: undefined, attempts: 1 };
+  const convert = (): ApiError => apiErrorFrom({ status: 429, headers: flattenHeaders(raw), text }, source);
   if (!(convert() instanceof RateLimitedError)) throw new Error("conversion did not give a RateLimitedError");
   const n = 100_000;
   let sink = 0;
