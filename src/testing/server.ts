@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { createAnyformatApp, type AnyformatApp, type AnyformatEmulatorOptions } from "./anyformat/app.js";
 import { createRoboflowApp, type RoboflowApp, type RoboflowEmulatorOptions } from "./roboflow/app.js";
+import { ROBOFLOW_HTML_502 } from "./roboflow/responses.js";
 import { FaultPlan, type FaultName, type FaultRates, type InjectOptions } from "./faults.js";
 import type { Clock, EmulatorApp, EmulatorRequest, EmulatorResponse } from "./types.js";
 
@@ -17,6 +18,7 @@ export interface EmulatorLogEntry {
   readonly fault: FaultName | undefined;
   /** True when an `Idempotency-Key` matched an earlier request and its answer was replayed. */
   readonly replayed: boolean;
+  /** When it was answered or cut (a held request: when it arrived), by the emulator's clock, in ms. */
   readonly at: number;
 }
 
@@ -51,7 +53,7 @@ export interface Emulator<A extends EmulatorApp = EmulatorApp> {
   readonly deploymentsUrl: string;
   /**
    * Every request seen, in the order they were answered (or cut). A request held by `slowHeaders` is
-   * logged when the emulator lets go of it: when the hold ends, or when its client hangs up.
+   * logged as it arrives, with no status until (unless) the hold ends with an answer.
    */
   readonly requests: readonly EmulatorLogEntry[];
   /** The in-memory API, to inspect or seed its state. */
@@ -103,6 +105,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Emul
   const timers = new Set<NodeJS.Timeout>();
   const replays = new Map<string, EmulatorResponse>();
   const slowHeadersMs = options.slowHeadersMs ?? 10_000;
+  const clock = options.clock ?? { now: () => Date.now() };
   let app: EmulatorApp | undefined;
 
   const server: Server = createServer((req, res) => {
@@ -142,8 +145,14 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Emul
     const current = app;
     if (current === undefined) return;
     const fault = plan.draw(request);
+    let entry: { -readonly [K in keyof EmulatorLogEntry]: EmulatorLogEntry[K] } | undefined;
     const log = (status: number | undefined, replayed = false): void => {
-      requests.push({
+      if (entry !== undefined) {
+        entry.status = status;
+        entry.replayed = replayed;
+        return;
+      }
+      entry = {
         method: request.method,
         path: request.path,
         query: maskQuery(target.searchParams),
@@ -151,11 +160,15 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Emul
         status,
         fault,
         replayed,
-        at: Date.now(),
-      });
+        at: clock.now(),
+      };
+      requests.push(entry);
     };
 
     if (fault === "slowHeaders") {
+      // Logged as it arrives, so a test that has just seen its client time out finds it in the log; the
+      // entry gets its status if the hold ends with an answer.
+      log(undefined);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           timers.delete(timer);
@@ -172,7 +185,9 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Emul
     }
     if (fault === "htmlBadGateway") {
       log(502);
-      return send(res, { status: 502, headers: { "content-type": "text/html" }, text: HTML_BAD_GATEWAY });
+      // Each API's own proxy page: Roboflow's is the one its SDK is known to choke on.
+      const page = current.api === "roboflow" ? ROBOFLOW_HTML_502 : HTML_BAD_GATEWAY;
+      return send(res, { status: 502, headers: { "content-type": "text/html" }, text: page });
     }
     if (fault === "rateLimit" || fault === "serverError" || fault === "gatewayTimeout" || fault === "locked") {
       const answer = current.fault(fault, request);
