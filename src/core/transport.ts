@@ -172,7 +172,8 @@ export class Transport {
 
     return runWithRetry(
       (attempt) => this.#attempt(spec, { url, headers, json, dispatcher, signal, timeout, deadlineAt, attempt }),
-      { method: spec.method, replayable, idempotencyKey: merged.idempotencyKey, finalStatuses: spec.finalStatuses },
+      // A key passed as a plain header makes the POST just as safe to repeat as one passed as the option.
+      { method: spec.method, replayable, idempotencyKey: headers["idempotency-key"], finalStatuses: spec.finalStatuses },
       {
         maxRetries: nonNegative(merged.maxRetries) ?? DEFAULTS.maxRetries,
         maxRetryAfterMs: nonNegative(merged.maxRetryAfter) ?? DEFAULTS.maxRetryAfter,

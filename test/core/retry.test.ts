@@ -412,6 +412,14 @@ describe("a POST that may have reached the server", () => {
     expect(server.requests.map((r) => r.method)).toEqual(["POST", "POST", "POST"]);
   });
 
+  it("is retried when the Idempotency-Key came as a plain header rather than the option", async () => {
+    const server = await scripted(resetAfterBody, OK);
+    const data = await post(client(server.url), "/thing", { headers: { "Idempotency-Key": "order-43-create" } });
+
+    expect(data).toEqual({ ok: true });
+    expect(server.requests.map((r) => r.headers["idempotency-key"])).toEqual(["order-43-create", "order-43-create"]);
+  });
+
   it("is retried on a 503, since the server said it did not do it", async () => {
     const server = await scripted(apiError(503, {}, { "retry-after-ms": "5" }), OK);
     expect(await post(client(server.url))).toEqual({ ok: true });
