@@ -125,10 +125,10 @@ export async function runWithRetry<T>(
 ): Promise<T> {
   let attempts = 0;
   const maxRetries = Math.max(0, Math.floor(budget.maxRetries));
-  const next = async (): Promise<T> => {
-    if (budget.signal?.aborted) throw new AbortedError();
+  const next = (): Promise<T> => {
+    if (budget.signal?.aborted) return Promise.reject(new AbortedError());
     attempts += 1;
-    return await attempt(attempts);
+    return attempt(attempts);
   };
   const worthAnother = async (error: unknown): Promise<boolean> => {
     if (!(error instanceof FaultlineError)) return false;
