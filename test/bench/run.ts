@@ -148,6 +148,10 @@ async function main(): Promise<void> {
   console.log(`  GET workflow, 200     raw undici request() + JSON.parse   ${memory.undiciOk.toFixed(1).padStart(6)} us/request`);
   console.log(`                        faultline af.workflows.get()         ${memory.faultlineOk.toFixed(1).padStart(6)} us/request`);
   console.log(
+    `                        of which bounding the attempt          ${(memory.undiciBounded - memory.undiciOk).toFixed(1).padStart(6)} us ` +
+      `(raw undici with the AbortSignal + timer faultline sets per attempt: ${memory.undiciBounded.toFixed(1)} us/request)`,
+  );
+  console.log(
     `                        transport overhead per request       ${overheadUs.toFixed(1).padStart(6)} us ` +
       `(${(memory.undiciOk / memory.faultlineOk).toFixed(2)} of raw undici's rate; zod validation of the workflow included)`,
   );
@@ -270,11 +274,12 @@ function printThroughput(rows: Row[]): void {
  * The ceiling: undici `request()` on its own pooled Agent, reading and parsing the body, with no
  * validation, no timers, no retry policy. Errors become a plain Error carrying the status and body.
  */
-function rawUndici(baseUrl: string, dispatcher: Dispatcher): { get(id: string): Promise<unknown> } {
+function rawUndici(baseUrl: string, dispatcher: Dispatcher): { get(id: string, signal?: AbortSignal): Promise<unknown> } {
   const headers = { accept: "application/json", authorization: `Bearer ${API_KEY}`, "user-agent": "raw-undici/1.0" };
   return {
-    async get(id: string): Promise<unknown> {
-      const { statusCode, body } = await request(`${baseUrl}/v2/workflows/${encodeURIComponent(id)}/`, { method: "GET", dispatcher, headers });
+    async get(id: string, signal?: AbortSignal): Promise<unknown> {
+      const url = `${baseUrl}/v2/workflows/${encodeURIComponent(id)}/`;
+      const { statusCode, body } = await request(url, { method: "GET", dispatcher, headers, signal: signal ?? null });
       const text = await body.text();
       if (statusCode >= 300) {
         let parsed: unknown = text;
@@ -374,7 +379,13 @@ function timePerCall(fn: () => number): number {
 }
 
 /** Sequential calls over the in-memory dispatcher: faultline and raw undici, success and a 429. */
-async function measureInMemory(): Promise<{ undiciOk: number; faultlineOk: number; undiciError: number; faultlineError: number }> {
+async function measureInMemory(): Promise<{
+  undiciOk: number;
+  undiciBounded: number;
+  faultlineOk: number;
+  undiciError: number;
+  faultlineError: number;
+}> {
   const workflow = Buffer.from(JSON.stringify(WORKFLOW));
   const rateLimited = Buffer.from(RATE_LIMITED_BODY);
   const answers: Record<string, MemoryAnswer> = {
@@ -407,6 +418,16 @@ async function measureInMemory(): Promise<{ undiciOk: number; faultlineOk: numbe
   const raw = rawUndici(base, dispatcher);
   const ops: Record<string, Op> = {
     undiciOk: () => raw.get(WORKFLOW.id),
+    // What bounding each attempt costs by itself: the AbortSignal and timer faultline sets on every attempt.
+    undiciBounded: async () => {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 10_000);
+      try {
+        return await raw.get(WORKFLOW.id, controller.signal);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     faultlineOk: () => client.workflows.get(WORKFLOW.id),
     undiciError: () => expectError(raw.get("rate-limited"), RawHttpError),
     faultlineError: () => expectError(client.workflows.get("rate-limited"), RateLimitedError),
@@ -424,6 +445,7 @@ async function measureInMemory(): Promise<{ undiciOk: number; faultlineOk: numbe
   await client.close();
   return {
     undiciOk: median(samples["undiciOk"]!),
+    undiciBounded: median(samples["undiciBounded"]!),
     faultlineOk: median(samples["faultlineOk"]!),
     undiciError: median(samples["undiciError"]!),
     faultlineError: median(samples["faultlineError"]!),
