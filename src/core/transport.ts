@@ -109,6 +109,7 @@ export interface TransportConfig {
 
 const DEFAULTS = { maxRetries: 2, timeout: 60_000, maxRetryAfter: 60_000 } as const;
 const POOL_CONNECTIONS = 64;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Network error codes that mean the request never left: nothing reached the server. */
 const NOT_SENT = new Set([
@@ -190,7 +191,8 @@ export class Transport {
     if (remaining <= 0) throw this.#timeout(spec, a, true);
     const controller = new AbortController();
     const byDeadline = remaining < a.timeout;
-    const timer = setTimeout(() => controller.abort(TIMED_OUT), Math.min(a.timeout, remaining));
+    // setTimeout takes at most 2^31-1 ms; past that it would fire at once.
+    const timer = setTimeout(() => controller.abort(TIMED_OUT), Math.min(a.timeout, remaining, MAX_TIMER_MS));
     const onAbort = (): void => controller.abort(CALLER_ABORTED);
     a.signal?.addEventListener("abort", onAbort, { once: true });
     if (a.signal?.aborted) controller.abort(CALLER_ABORTED);

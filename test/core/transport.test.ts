@@ -78,6 +78,13 @@ describe("what a request sends", () => {
   });
 });
 
+describe("absurd budgets", () => {
+  it("takes a timeout longer than a timer can hold as 'very long', not as 'now'", async () => {
+    const server = await scripted(OK);
+    expect(await get(client(server.url, { timeout: 1e12, deadline: 1e13 }), "/thing")).toEqual({ ok: true });
+  });
+});
+
 describe("a successful response", () => {
   it("resolves to the body as its zod schema parsed it", async () => {
     const server = await scripted(json(200, { id: "wf_1", count: "3", created_at: "2026-01-01", extra: true }));
