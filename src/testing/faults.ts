@@ -1,4 +1,5 @@
 import type { EmulatorRequest } from "./types.js";
+import { mulberry32 } from "./random.js";
 
 /** Every fault an emulator can inject. */
 export type FaultName =
@@ -42,17 +43,6 @@ interface Queued {
   readonly path: string | RegExp | undefined;
 }
 
-/** mulberry32: tiny, fast and good enough to spread faults evenly; the point is repeatability. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Decides, request by request, which fault (if any) to inject: queued ones first, then by rate. */
 export class FaultPlan {
@@ -62,7 +52,7 @@ export class FaultPlan {
 
   constructor(rates: FaultRates, seed: number) {
     this.#rates = validRates(rates);
-    this.#random = generator(seed);
+    this.#random = mulberry32(seed);
   }
 
   setRates(rates: FaultRates): void {

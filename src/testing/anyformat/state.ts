@@ -4,6 +4,7 @@
  */
 
 import type { DataType } from "../../anyformat/data-types.js";
+import { mulberry32 } from "../random.js";
 
 export type AnyformatDataType = DataType;
 
@@ -77,17 +78,6 @@ export interface AnyformatWebhookRecord {
 /** The order a run walks through, one step per `stepMs`, before it reaches its outcome. */
 const PROGRESS: readonly AnyformatStatus[] = ["pending", "queued", "in_progress"];
 
-/** mulberry32: small and repeatable, which is all ids need (faults.ts keeps its own copy private). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Ids from a seed. Resource ids and request ids come from separate streams, so how many errors a
