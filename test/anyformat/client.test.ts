@@ -423,7 +423,8 @@ describe("Anyformat client: time and cancellation", () => {
     const error = await failure(af.workflows.list({}, { signal: controller.signal }));
     expect(error).toBeInstanceOf(AbortedError);
     expect((error as AbortedError).code).toBe("ABORTED");
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // Well before the 5 s hold would have ended.
+    expect(Date.now() - started).toBeLessThan(2_500);
   });
 
   it("stops retrying at the deadline", async () => {
@@ -432,7 +433,7 @@ describe("Anyformat client: time and cancellation", () => {
     const started = Date.now();
     const error = await failure(af.workflows.list());
     expect(error).toBeInstanceOf(RateLimitedError);
-    expect(Date.now() - started).toBeLessThan(800);
+    expect(Date.now() - started).toBeLessThan(2_500);
     expect(emu.requests.length).toBeLessThanOrEqual(2);
   });
 });

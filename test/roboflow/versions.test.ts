@@ -150,7 +150,7 @@ describe("rf.versions.export", () => {
     );
     expect(error).toBeInstanceOf(TimeoutError);
     expect((error as TimeoutError).message).toMatch(/deadline/);
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it("stops polling with AbortedError when the caller's signal aborts", async () => {
