@@ -3,32 +3,28 @@
  * `Transport` with the anyformat dialect turns it into an error. Every example body of the reference
  * (anyformat-error-handling.md, anyformat-api.md) is here verbatim.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as z from "zod";
+import { describe, expect, it } from "vitest";
 import { anyformatDialect } from "../../src/anyformat/dialect.js";
 import {
   AccessDeniedError,
   ApiError,
   AuthFailedError,
   BadRequestError,
-  ConflictError,
   ExtractionFailedError,
   FaultlineError,
   GatewayTimeoutError,
   InvalidJsonError,
-  LockedError,
   NotFoundError,
   PreconditionFailedError,
   RateLimitedError,
   ServerError,
   ValidationError,
-  type ApiErrorInit,
   type RateLimit,
 } from "../../src/core/errors.js";
-import { ERROR_BODY_CAP, Transport } from "../../src/core/transport.js";
-import { HOSTILE_REPLIES, rejectionOf, startReplyServer, type LoopbackServer, type Reply } from "../helpers/server.js";
+import { ERROR_BODY_CAP } from "../../src/core/transport.js";
+import { BY_STATUS, dialectHarness, type ErrorClass } from "../helpers/dialect.js";
+import { HOSTILE_REPLIES, type Reply } from "../helpers/server.js";
 
-type ErrorClass = new (init: ApiErrorInit) => ApiError;
 
 const KEY = "af-test-key-0001";
 const REQUEST_ID = "a1b2c3d4e5f67890abcdef1234567890";
@@ -381,38 +377,8 @@ for (const f of FIXTURES) {
 }
 HOSTILE_REPLIES.forEach((h, i) => routes.set(pathOf(`hostile-${i}`), h.reply));
 
-let server: LoopbackServer;
-let transport: Transport;
-
-beforeAll(async () => {
-  server = await startReplyServer(routes);
-  transport = new Transport({
-    baseUrl: server.url,
-    dialect: anyformatDialect,
-    secrets: [KEY],
-    authHeaders: { authorization: `Bearer ${KEY}` },
-    defaults: { maxRetries: 0 },
-    userAgent: "faultline-test",
-  });
-});
-
-afterAll(async () => {
-  await transport.close();
-  await server.close();
-});
-
-async function failWith(slug: string, method: "GET" | "POST" | "DELETE" = "GET"): Promise<ApiError> {
-  const error = await rejectionOf(
-    transport.request({
-      method,
-      path: pathOf(slug),
-      ...(method === "POST" ? { json: { name: "invoices" } } : {}),
-      schema: z.unknown(),
-    }),
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
-}
+const harness = dialectHarness({ dialect: anyformatDialect, key: KEY, auth: { authHeaders: { authorization: `Bearer ${KEY}` } }, routes });
+const failWith = (slug: string, method?: "GET" | "POST" | "DELETE"): Promise<ApiError> => harness.failWith(pathOf(slug), method);
 
 describe("anyformat dialect, reference bodies", () => {
   it.each(FIXTURES.map((f) => [f.name, f] as const))("maps %s", async (_name, f) => {
@@ -437,7 +403,7 @@ describe("anyformat dialect, reference bodies", () => {
     expect(err.headers).toMatchObject(f.headers ?? {});
     expect(err.body).toEqual(f.body === "" ? "" : JSON.parse(f.body));
     expect(err.method).toBe(method);
-    expect(err.url).toBe(`${server.url}${pathOf(f.slug)}`);
+    expect(err.url).toBe(`${harness.server.url}${pathOf(f.slug)}`);
     expect(err.attempts).toBe(1);
   });
 
@@ -459,25 +425,13 @@ describe("anyformat dialect, reference bodies", () => {
       requestId: REQUEST_ID,
       referenceId: "err_1234",
       method: "GET",
-      url: `${server.url}${pathOf("internal-503")}`,
+      url: `${harness.server.url}${pathOf("internal-503")}`,
       attempts: 1,
     });
   });
 });
 
 describe("anyformat dialect, bodies that are not anyformat's", () => {
-  const CLASS_BY_STATUS: Readonly<Record<number, ErrorClass>> = {
-    400: BadRequestError,
-    401: AuthFailedError,
-    403: AccessDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    423: LockedError,
-    429: RateLimitedError,
-    500: ServerError,
-    502: ServerError,
-    503: ServerError,
-  };
   const cases = HOSTILE_REPLIES.map((h, i) => [h.what, h.status, { ...h, slug: `hostile-${i}` }] as const);
 
   it.each(cases)(
@@ -486,9 +440,9 @@ describe("anyformat dialect, bodies that are not anyformat's", () => {
       const started = Date.now();
       const err = await failWith(h.slug);
 
-      expect(err.constructor).toBe(CLASS_BY_STATUS[h.status]);
+      expect(err.constructor).toBe(BY_STATUS[h.status]?.Class);
       expect(err.status).toBe(h.status);
-      expect(err.code).toBe(codeOfStatus(h.status));
+      expect(err.code).toBe(BY_STATUS[h.status]?.code);
       expect(err.message).toBe(h.message);
       expect(err.body).toEqual(h.body);
       if (typeof err.body === "string") expect(Buffer.byteLength(err.body)).toBeLessThanOrEqual(ERROR_BODY_CAP);
@@ -497,7 +451,7 @@ describe("anyformat dialect, bodies that are not anyformat's", () => {
       expect(err.retryable).toBe(h.status === 429 || h.status >= 500);
       expect(err.retryAfterMs).toBe(h.retryAfterMs);
       expect(err.attempts).toBe(1);
-      expect(err.url).toBe(`${server.url}${pathOf(h.slug)}`);
+      expect(err.url).toBe(`${harness.server.url}${pathOf(h.slug)}`);
       expect(Date.now() - started).toBeLessThan(5_000);
     },
     10_000,
@@ -517,15 +471,3 @@ describe("anyformat dialect, bodies that are not anyformat's", () => {
   });
 });
 
-function codeOfStatus(status: number): string {
-  const codes: Record<number, string> = {
-    400: "BAD_REQUEST",
-    401: "AUTH_FAILED",
-    403: "ACCESS_DENIED",
-    404: "NOT_FOUND",
-    409: "CONFLICT",
-    423: "LOCKED",
-    429: "RATE_LIMITED",
-  };
-  return codes[status] ?? (status >= 500 ? "INTERNAL_ERROR" : `HTTP_${status}`);
-}

@@ -16,7 +16,7 @@ import { flattenHeaders } from "../../src/core/headers.js";
 import { Redactor } from "../../src/core/redact.js";
 import { FetchClient, FetchInternalServerError, FetchRateLimitError } from "./fetch-client.js";
 import { MemoryDispatcher, type MemoryAnswer } from "./memory-dispatcher.js";
-import { BAD_GATEWAY_HTML, RATE_LIMITED_BODY, startBenchServer, WORKFLOW, type BenchServer } from "./server.js";
+import { RATE_LIMITED_BODY, startBenchServer, WORKFLOW, type BenchServer } from "./server.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const API_KEY = "sk-bench-0123456789abcdef";

@@ -3,8 +3,7 @@
  * `Transport` with the Roboflow dialect (key in the `api_key` query parameter) turns it into an error.
  * Every example body of the reference (roboflow-api.md, roboflow-errors-and-status-codes.md) is here verbatim.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as z from "zod";
+import { describe, expect, it } from "vitest";
 import {
   AccessDeniedError,
   ApiError,
@@ -16,13 +15,12 @@ import {
   NotFoundError,
   RateLimitedError,
   ServerError,
-  type ApiErrorInit,
 } from "../../src/core/errors.js";
-import { ERROR_BODY_CAP, Transport } from "../../src/core/transport.js";
+import { ERROR_BODY_CAP } from "../../src/core/transport.js";
 import { roboflowDialect } from "../../src/roboflow/dialect.js";
-import { HOSTILE_REPLIES, rejectionOf, startReplyServer, type LoopbackServer, type Reply } from "../helpers/server.js";
+import { BY_STATUS, dialectHarness, type ErrorClass } from "../helpers/dialect.js";
+import { HOSTILE_REPLIES, type Reply } from "../helpers/server.js";
 
-type ErrorClass = new (init: ApiErrorInit) => ApiError;
 
 const KEY = "rf-test-key-0001";
 
@@ -260,38 +258,8 @@ routes.set(pathOf("hostile-wrong-nested"), {
   body: '{"error": {"message": 404, "type": "GraphMethodException", "hint": ["not", "a", "string"]}}',
 });
 
-let server: LoopbackServer;
-let transport: Transport;
-
-beforeAll(async () => {
-  server = await startReplyServer(routes);
-  transport = new Transport({
-    baseUrl: server.url,
-    dialect: roboflowDialect,
-    secrets: [KEY],
-    authQuery: { api_key: KEY },
-    defaults: { maxRetries: 0 },
-    userAgent: "faultline-test",
-  });
-});
-
-afterAll(async () => {
-  await transport.close();
-  await server.close();
-});
-
-async function failWith(slug: string, method: "GET" | "POST" | "DELETE" = "GET"): Promise<ApiError> {
-  const error = await rejectionOf(
-    transport.request({
-      method,
-      path: pathOf(slug),
-      ...(method === "POST" ? { json: { name: "cats" } } : {}),
-      schema: z.unknown(),
-    }),
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
-}
+const harness = dialectHarness({ dialect: roboflowDialect, key: KEY, auth: { authQuery: { api_key: KEY } }, routes });
+const failWith = (slug: string, method?: "GET" | "POST" | "DELETE"): Promise<ApiError> => harness.failWith(pathOf(slug), method);
 
 function parsedOrText(text: string): unknown {
   try {
@@ -321,13 +289,13 @@ describe("Roboflow dialect, reference bodies", () => {
     expect(err.headers).toMatchObject(f.headers ?? {});
     expect(err.body).toEqual(parsedOrText(f.body));
     expect(err.method).toBe(method);
-    expect(err.url).toBe(`${server.url}${pathOf(f.slug)}?api_key=***`);
+    expect(err.url).toBe(`${harness.server.url}${pathOf(f.slug)}?api_key=***`);
     expect(err.attempts).toBe(1);
   });
 
   it("sent the key in the api_key query parameter, and the error's url masks it", async () => {
     const err = await failWith("standard");
-    const seen = server.requests.filter((r) => r.url.startsWith(pathOf("standard")));
+    const seen = harness.server.requests.filter((r) => r.url.startsWith(pathOf("standard")));
     expect(seen.at(-1)?.url).toBe(`${pathOf("standard")}?api_key=${KEY}`);
     expect(err.url).not.toContain(KEY);
     expect(err.url).toContain("api_key=***");
@@ -335,30 +303,6 @@ describe("Roboflow dialect, reference bodies", () => {
 });
 
 describe("Roboflow dialect, bodies that are not Roboflow's", () => {
-  const CLASS_BY_STATUS: Readonly<Record<number, ErrorClass>> = {
-    400: BadRequestError,
-    401: AuthFailedError,
-    403: AccessDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    423: LockedError,
-    429: RateLimitedError,
-    500: ServerError,
-    502: ServerError,
-    503: ServerError,
-  };
-  const CODE_BY_STATUS: Readonly<Record<number, string>> = {
-    400: "BAD_REQUEST",
-    401: "AUTH_FAILED",
-    403: "ACCESS_DENIED",
-    404: "NOT_FOUND",
-    409: "CONFLICT",
-    423: "LOCKED",
-    429: "RATE_LIMITED",
-    500: "INTERNAL_ERROR",
-    502: "INTERNAL_ERROR",
-    503: "INTERNAL_ERROR",
-  };
   const cases = HOSTILE_REPLIES.map((h, i) => [h.what, h.status, { ...h, slug: `hostile-${i}` }] as const);
 
   it.each(cases)(
@@ -367,9 +311,9 @@ describe("Roboflow dialect, bodies that are not Roboflow's", () => {
       const started = Date.now();
       const err = await failWith(h.slug);
 
-      expect(err.constructor).toBe(CLASS_BY_STATUS[h.status]);
+      expect(err.constructor).toBe(BY_STATUS[h.status]?.Class);
       expect(err.status).toBe(h.status);
-      expect(err.code).toBe(CODE_BY_STATUS[h.status]);
+      expect(err.code).toBe(BY_STATUS[h.status]?.code);
       expect(err.message).toBe(h.message);
       expect(err.body).toEqual(h.body);
       if (typeof err.body === "string") expect(Buffer.byteLength(err.body)).toBeLessThanOrEqual(ERROR_BODY_CAP);
@@ -379,7 +323,7 @@ describe("Roboflow dialect, bodies that are not Roboflow's", () => {
       expect(err.retryable).toBe(h.status === 429 || h.status >= 500);
       expect(err.retryAfterMs).toBe(h.retryAfterMs);
       expect(err.attempts).toBe(1);
-      expect(err.url).toBe(`${server.url}${pathOf(h.slug)}?api_key=***`);
+      expect(err.url).toBe(`${harness.server.url}${pathOf(h.slug)}?api_key=***`);
       expect(Date.now() - started).toBeLessThan(5_000);
     },
     10_000,
