@@ -84,7 +84,7 @@ export class FaultlineError extends Error {
   }
 
   /** A stable, machine-readable code: `switch` on it. */
-  declare readonly code: string;
+  declare readonly code: FaultlineErrorCode;
   /** The HTTP method of the call, when there was one. */
   declare readonly method: string | undefined;
   /** The URL of the call, secrets masked. */
@@ -97,7 +97,7 @@ export class FaultlineError extends Error {
   declare readonly hint: string | undefined;
   declare readonly [KINDS]: readonly string[];
 
-  constructor(code: string, message: string, options: FaultlineErrorOptions = {}) {
+  constructor(code: FaultlineErrorCode, message: string, options: FaultlineErrorOptions = {}) {
     brand(new.target);
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
@@ -126,7 +126,7 @@ export class FaultlineError extends Error {
 /** Everything an `ApiError` is built from. Dialects fill the body-derived part. */
 export interface ApiErrorInit {
   readonly status: number;
-  readonly code: string;
+  readonly code: ApiErrorCode;
   readonly message: string;
   readonly detail?: string | readonly ValidationIssue[] | undefined;
   readonly retryable: boolean;
@@ -157,6 +157,8 @@ export interface ApiErrorInit {
 export class ApiError extends FaultlineError {
   static override readonly kind: string = "ApiError";
 
+  /** A known code, or `HTTP_<status>` for a status faultline has no class for. */
+  declare readonly code: ApiErrorCode;
   declare readonly status: number;
   /** The body's longer explanation, or the validation issues. */
   declare readonly detail: string | readonly ValidationIssue[] | undefined;
@@ -213,7 +215,7 @@ export class ApiError extends FaultlineError {
 }
 
 /** 400. @example `if (err instanceof BadRequestError) showForm(err.detail)` */
-export class BadRequestError<C extends string = "BAD_REQUEST"> extends ApiError {
+export class BadRequestError<C extends ApiErrorCode = "BAD_REQUEST"> extends ApiError {
   static override readonly kind: string = "BadRequestError";
   declare readonly code: C;
 }
@@ -245,6 +247,20 @@ export class AuthFailedError extends ApiError {
 export class AccessDeniedError extends ApiError {
   static override readonly kind: string = "AccessDeniedError";
   declare readonly code: "ACCESS_DENIED";
+}
+
+/**
+ * 402: the account's credits or usage cap are spent (Roboflow's hosted inference). Never retried: a
+ * retry spends nothing the account has.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof PaymentRequiredError) alertBilling(err.message);
+ * ```
+ */
+export class PaymentRequiredError extends ApiError {
+  static override readonly kind: string = "PaymentRequiredError";
+  declare readonly code: "PAYMENT_REQUIRED";
 }
 
 /** 404. @example `if (err instanceof NotFoundError) return null` */
@@ -292,7 +308,7 @@ export class RateLimitedError extends ApiError {
 }
 
 /** Any 5xx. @example `if (err instanceof ServerError) report(err.requestId, err.referenceId)` */
-export class ServerError<C extends string = "INTERNAL_ERROR"> extends ApiError {
+export class ServerError<C extends ApiErrorCode = "INTERNAL_ERROR"> extends ApiError {
   static override readonly kind: string = "ServerError";
   declare readonly code: C;
 }
@@ -384,6 +400,58 @@ export class CredentialsError extends FaultlineError {
 }
 
 /**
+ * A 2xx body larger than `maxResponseBytes`: faultline stopped reading at the limit and never retries it,
+ * since the same request would bring the same body.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof ResponseTooLargeError) console.error(`over ${err.limit} bytes`);
+ * ```
+ */
+export class ResponseTooLargeError extends FaultlineError {
+  static override readonly kind: string = "ResponseTooLargeError";
+  declare readonly code: "RESPONSE_TOO_LARGE";
+  declare readonly status: number;
+  /** The `maxResponseBytes` the body went past, in (decoded) bytes. */
+  declare readonly limit: number;
+
+  constructor(message: string, init: { status: number; limit: number } & FaultlineErrorOptions) {
+    super("RESPONSE_TOO_LARGE", message, { ...init, retryable: false });
+    this.status = init.status;
+    this.limit = init.limit;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), status: this.status, limit: this.limit };
+  }
+}
+
+/**
+ * The service has been failing and the circuit breaker is open: nothing was sent. `retryAfterMs` says
+ * when the breaker lets the next probe through.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof CircuitOpenError) setTimeout(retryLater, err.retryAfterMs);
+ * ```
+ */
+export class CircuitOpenError extends FaultlineError {
+  static override readonly kind: string = "CircuitOpenError";
+  declare readonly code: "CIRCUIT_OPEN";
+  /** Ms until the breaker lets a probe through. */
+  declare readonly retryAfterMs: number;
+
+  constructor(message: string, init: { retryAfterMs: number } & FaultlineErrorOptions) {
+    super("CIRCUIT_OPEN", message, { retryable: true, ...init });
+    this.retryAfterMs = init.retryAfterMs;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), retryAfterMs: this.retryAfterMs };
+  }
+}
+
+/**
  * Every `ApiError` subclass, discriminated by `code`: a `switch (err.code)` narrows it.
  *
  * @example
@@ -401,6 +469,7 @@ export type KnownApiError =
   | InvalidJsonError
   | AuthFailedError
   | AccessDeniedError
+  | PaymentRequiredError
   | NotFoundError
   | ConflictError
   | PreconditionFailedError
@@ -413,6 +482,35 @@ export type KnownApiError =
 /** Every code a `KnownApiError` can carry. */
 export type KnownApiErrorCode = KnownApiError["code"];
 
+/** What an `ApiError` may carry: a known code, or `HTTP_<status>` for a status with no class of its own. */
+export type ApiErrorCode = KnownApiErrorCode | `HTTP_${number}`;
+
+/**
+ * Every code a faultline error can carry: `switch (err.code)` on any caught `FaultlineError` autocompletes.
+ *
+ * @example
+ * ```ts
+ * catch (err) {
+ *   if (!(err instanceof FaultlineError)) throw err;
+ *   switch (err.code) {
+ *     case "RATE_LIMITED": return later();
+ *     case "CIRCUIT_OPEN": return degrade();
+ *     default: throw err;
+ *   }
+ * }
+ * ```
+ */
+export type FaultlineErrorCode =
+  | ApiErrorCode
+  | "CONNECTION_ERROR"
+  | "TIMEOUT"
+  | "ABORTED"
+  | "RESPONSE_VALIDATION"
+  | "INVALID_ARGUMENT"
+  | "MISSING_CREDENTIALS"
+  | "RESPONSE_TOO_LARGE"
+  | "CIRCUIT_OPEN";
+
 type ApiErrorClass = new (init: ApiErrorInit) => ApiError;
 
 const CLASS_BY_CODE: Readonly<Record<string, ApiErrorClass>> = {
@@ -421,6 +519,7 @@ const CLASS_BY_CODE: Readonly<Record<string, ApiErrorClass>> = {
   INVALID_JSON: InvalidJsonError,
   AUTH_FAILED: AuthFailedError,
   ACCESS_DENIED: AccessDeniedError,
+  PAYMENT_REQUIRED: PaymentRequiredError,
   NOT_FOUND: NotFoundError,
   CONFLICT: ConflictError,
   PRECONDITION_FAILED: PreconditionFailedError,
@@ -432,9 +531,10 @@ const CLASS_BY_CODE: Readonly<Record<string, ApiErrorClass>> = {
   GATEWAY_TIMEOUT: GatewayTimeoutError,
 };
 
-const CODE_BY_STATUS: Readonly<Record<number, string>> = {
+const CODE_BY_STATUS: Readonly<Record<number, KnownApiErrorCode>> = {
   400: "BAD_REQUEST",
   401: "AUTH_FAILED",
+  402: "PAYMENT_REQUIRED",
   403: "ACCESS_DENIED",
   404: "NOT_FOUND",
   409: "CONFLICT",
@@ -445,8 +545,8 @@ const CODE_BY_STATUS: Readonly<Record<number, string>> = {
 };
 
 /** The code a response earns: the body's own code when it is a known one, else the status's. */
-export function codeFor(status: number, bodyCode: string | undefined): string {
-  if (bodyCode !== undefined && Object.hasOwn(CLASS_BY_CODE, bodyCode)) return bodyCode;
+export function codeFor(status: number, bodyCode: string | undefined): ApiErrorCode {
+  if (bodyCode !== undefined && Object.hasOwn(CLASS_BY_CODE, bodyCode)) return bodyCode as KnownApiErrorCode;
   return CODE_BY_STATUS[status] ?? (status >= 500 && status <= 599 ? "INTERNAL_ERROR" : `HTTP_${status}`);
 }
 

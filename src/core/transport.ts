@@ -70,6 +70,8 @@ export type Query = Readonly<Record<string, string | number | boolean | undefine
 
 /** One call, as a resource describes it. */
 export interface RequestSpec<T> {
+  /** The operation as a user knows it (`workflows.get`): names the call in traces and logs. */
+  readonly operation?: string | undefined;
   readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** Path below the base URL, already percent-encoded. */
   readonly path: string;

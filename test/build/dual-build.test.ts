@@ -13,7 +13,7 @@ let cjs: Package;
 
 const init = {
   status: 404,
-  code: "NOT_FOUND",
+  code: "NOT_FOUND" as const,
   message: "Resource not found",
   retryable: false,
   headers: {},

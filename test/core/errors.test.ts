@@ -24,6 +24,7 @@ import {
   codeFor,
   createApiError,
   withAttempts,
+  type ApiErrorCode,
   type ApiErrorInit,
   type KnownApiError,
   type KnownApiErrorCode,
@@ -33,7 +34,7 @@ import {
 type AnyClass = abstract new (...args: never[]) => FaultlineError;
 
 /** An init as a transport would build it for `status` and the code `codeFor` picked. */
-function init(status: number, code: string, extra: Partial<ApiErrorInit> = {}): ApiErrorInit {
+function init(status: number, code: ApiErrorCode, extra: Partial<ApiErrorInit> = {}): ApiErrorInit {
   return {
     status,
     code,
@@ -222,7 +223,7 @@ describe("codeFor and createApiError", () => {
 
   it("builds a plain ApiError for a code it does not know", () => {
     expect(createApiError(init(418, "HTTP_418")).constructor).toBe(ApiError);
-    expect(createApiError(init(400, "constructor")).constructor).toBe(ApiError);
+    expect(createApiError(init(400, "constructor" as ApiErrorCode)).constructor).toBe(ApiError);
   });
 
   it("counts one attempt by default and lets withAttempts record the real count", () => {
@@ -382,6 +383,7 @@ describe("KnownApiError", () => {
       case "INVALID_JSON":
       case "AUTH_FAILED":
       case "ACCESS_DENIED":
+      case "PAYMENT_REQUIRED":
       case "NOT_FOUND":
       case "CONFLICT":
       case "PRECONDITION_FAILED":
@@ -408,6 +410,7 @@ describe("KnownApiError", () => {
       | "INVALID_JSON"
       | "AUTH_FAILED"
       | "ACCESS_DENIED"
+      | "PAYMENT_REQUIRED"
       | "NOT_FOUND"
       | "CONFLICT"
       | "PRECONDITION_FAILED"
