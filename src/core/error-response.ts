@@ -2,7 +2,7 @@ import type { Dialect, ErrorBodyFields } from "./dialect.js";
 import { codeFor, createApiError, type ApiError } from "./errors.js";
 import { parseRateLimit, parseRetryAfter } from "./headers.js";
 import type { Redactor } from "./redact.js";
-import { isRetryableStatus } from "./retry.js";
+import { isRetryable } from "./retry.js";
 
 /** An error response as the transport read it: headers flattened, the body's text (at most the cap). */
 export interface ReadResponse {
@@ -41,7 +41,7 @@ export function apiErrorFrom(response: ReadResponse, source: ErrorSource): ApiEr
     code: codeFor(status, fields.errorCode),
     message: redact.text(nonEmpty(fields.message) ?? defaultMessage(status, text, json)),
     detail: typeof fields.detail === "string" ? redact.text(fields.detail) : (redact.value(fields.detail) as never),
-    retryable: fields.retryable ?? isRetryableStatus(status),
+    retryable: isRetryable(status, fields.retryable),
     // Ids and types come from the server too, which may echo a key back in any of them.
     requestId: maskOptional(redact, fields.requestId ?? headers["x-request-id"]),
     referenceId: maskOptional(redact, fields.referenceId),

@@ -34,15 +34,30 @@ export interface RetryDecision {
 }
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
-const NEVER = new Set([400, 401, 403, 404, 409, 422, 423]);
+/** A key does not become valid, nor a missing thing appear, however often it is asked: whatever the body says. */
+const NEVER_WHATEVER_THE_BODY = new Set([401, 403, 404]);
+/**
+ * Refusals on the request's merits, and 5xx that name a lasting condition (501 Not Implemented, 505 HTTP
+ * Version Not Supported, 507 Insufficient Storage): not retried unless the body says otherwise.
+ */
+const NOT_BY_STATUS = new Set([400, 401, 403, 404, 409, 422, 423, 501, 505, 507]);
 
 export const BACKOFF_BASE_MS = 500;
 export const BACKOFF_CAP_MS = 8_000;
 
 /** The policy's verdict on a status alone, before the body has its say. */
 export function isRetryableStatus(status: number): boolean {
-  if (NEVER.has(status)) return false;
+  if (NOT_BY_STATUS.has(status)) return false;
   return status === 429 || (status >= 500 && status <= 599);
+}
+
+/**
+ * The whole rule, in one place: 401, 403 and 404 are never retried, whatever the body says; for every
+ * other status the body's explicit `retryable` wins, in both directions; with no flag, the status decides.
+ */
+export function isRetryable(status: number, bodyFlag: boolean | undefined): boolean {
+  if (NEVER_WHATEVER_THE_BODY.has(status)) return false;
+  return bodyFlag ?? isRetryableStatus(status);
 }
 
 /**
@@ -73,8 +88,8 @@ export function decideRetry(
     // The body was consumed by the attempt: a one-shot stream cannot be sent twice.
     if (!facts.replayable) return no;
     if (facts.finalStatuses?.includes(error.status) === true) return no;
-    const verdict = bodyRetryable(error) ?? isRetryableStatus(error.status);
-    if (!verdict) return no;
+    // `retryable` was set from `isRetryable` when the response was read: the body's flag and the status.
+    if (!error.retryable) return no;
     if (error.retryAfterMs !== undefined) {
       return error.retryAfterMs > maxRetryAfterMs ? no : { retry: true, delayMs: error.retryAfterMs };
     }
@@ -89,13 +104,6 @@ export function decideRetry(
     return { retry: true, delayMs: backoffMs(retry) };
   }
   return no;
-}
-
-function bodyRetryable(error: ApiError): boolean | undefined {
-  const body = error.body;
-  if (body === null || typeof body !== "object" || Array.isArray(body)) return undefined;
-  const flag = (body as { retryable?: unknown }).retryable;
-  return typeof flag === "boolean" ? flag : undefined;
 }
 
 export const ATTEMPT_TIMEOUT = Symbol("faultline.attemptTimeout");

@@ -21,6 +21,7 @@ import {
   BACKOFF_CAP_MS,
   backoffMs,
   decideRetry,
+  isRetryable,
   runWithRetry,
   sleep,
   type RetryInfo,
@@ -86,8 +87,16 @@ describe("backoffMs, the delay without a server hint", () => {
 
 describe("decideRetry, the policy's verdict on one failure", () => {
   const facts = { method: "GET", replayable: true, idempotencyKey: undefined };
-  const failure = (status: number, body: unknown = {}, retryAfterMs?: number): ApiError =>
-    new ApiError({ status, code: `HTTP_${status}`, message: "x", retryable: false, headers: {}, body, retryAfterMs });
+  const failure = (status: number, body: Record<string, unknown> = {}, retryAfterMs?: number): ApiError =>
+    new ApiError({
+      status,
+      code: `HTTP_${status}`,
+      message: "x",
+      retryable: isRetryable(status, typeof body["retryable"] === "boolean" ? body["retryable"] : undefined),
+      headers: {},
+      body,
+      retryAfterMs,
+    });
 
   it("uses the server's hint as the delay, and backoff without one", () => {
     expect(decideRetry(failure(429, {}, 1_234), 1, facts, 60_000)).toEqual({ retry: true, delayMs: 1_234 });
@@ -131,8 +140,33 @@ describe("statuses that are never retried", () => {
   });
 });
 
+describe("which flag wins: 401, 403 and 404 never; otherwise the body's, in both directions; otherwise the status", () => {
+  it.each([401, 403, 404])("sends a %i whose body says retryable: true once, and reports retryable: false", async (status) => {
+    const server = await scripted(apiError(status, { retryable: true }, { "retry-after-ms": "5" }), OK);
+    const { error } = await timedFailure(get(client(server.url), "/thing", { maxRetries: 3 }));
+
+    expect((error as ApiError).status).toBe(status);
+    expect((error as ApiError).retryable).toBe(false);
+    expect((error as ApiError).attempts).toBe(1);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("states the rule as one function", () => {
+    expect([401, 403, 404].map((s) => isRetryable(s, true))).toEqual([false, false, false]);
+    expect([400, 409, 422, 423, 412].map((s) => isRetryable(s, true))).toEqual([true, true, true, true, true]);
+    expect([429, 500, 503].map((s) => isRetryable(s, false))).toEqual([false, false, false]);
+    expect([400, 409, 422, 423].map((s) => isRetryable(s, undefined))).toEqual([false, false, false, false]);
+    expect([429, 500, 502, 503, 504].map((s) => isRetryable(s, undefined))).toEqual([true, true, true, true, true]);
+  });
+
+  it.each([501, 505, 507])("does not retry a %i without a flag: it names a lasting condition", (status) => {
+    expect(isRetryable(status, undefined)).toBe(false);
+    expect(isRetryable(status, true)).toBe(true);
+  });
+});
+
 describe("failures that are retried", () => {
-  it.each([400, 401, 404, 409, 412, 422, 423])(
+  it.each([400, 409, 412, 422, 423])(
     "retries a %i whose body says retryable: true",
     async (status) => {
       const server = await scripted(apiError(status, { retryable: true }, { "retry-after-ms": "5" }), OK);
