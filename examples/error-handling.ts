@@ -26,6 +26,8 @@ function explain(err: KnownApiError): string {
     case "CONFLICT":
     case "LOCKED":
       return `state forbids it: ${err.message}`;
+    case "PAYMENT_REQUIRED":
+      return `billing: ${err.message}`;
     case "PRECONDITION_FAILED":
       return `not ready yet, poll again (retryable: ${err.retryable})`;
     case "EXTRACTION_FAILED":

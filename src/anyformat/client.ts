@@ -1,5 +1,5 @@
 import type { APIPromise } from "../core/api-promise.js";
-import { ApiClient, setting } from "../core/client.js";
+import { ApiClient, baseUrlFrom, checkApiKey, checkClientOptions } from "../core/client.js";
 import { CredentialsError, InvalidArgumentError, type FaultlineError } from "../core/errors.js";
 import { pathOf } from "../core/paths.js";
 import type { ClientOptions, RequestOptions, RequestSpec } from "../core/transport.js";
@@ -59,8 +59,9 @@ export class Anyformat extends ApiClient {
 
   constructor(options: AnyformatOptions = {}) {
     const { apiKey: givenKey, baseUrl, logger, ...defaults } = options;
-    const apiKey = setting(givenKey, process.env["ANYFORMAT_API_KEY"]);
-    const base = setting(baseUrl, process.env["ANYFORMAT_BASE_URL"]) ?? ANYFORMAT_BASE_URL;
+    checkClientOptions(options);
+    const apiKey = checkApiKey(givenKey, "apiKey") ?? checkApiKey(process.env["ANYFORMAT_API_KEY"], "ANYFORMAT_API_KEY");
+    const base = baseUrlFrom(baseUrl, "ANYFORMAT_BASE_URL", ANYFORMAT_BASE_URL);
     super({
       baseUrl: base,
       dialect: anyformatDialect,

@@ -1,6 +1,8 @@
 import { APIPromise } from "./api-promise.js";
 import { FaultlineError } from "./errors.js";
 import { Transport, type Logger, type RequestOptions, type RequestSpec, type TransportConfig } from "./transport.js";
+import { checkBaseUrl } from "./options.js";
+export { checkApiKey, checkBaseUrl, checkClientOptions } from "./options.js";
 
 /** The version sent in `User-Agent`. */
 export const VERSION = "0.1.0";
@@ -74,6 +76,16 @@ export abstract class ApiClient {
 export function rejected<T>(error: FaultlineError): APIPromise<T> {
   const failed = Promise.reject(error);
   return new APIPromise<T>(failed);
+}
+
+/**
+ * A base URL from the option, else the environment variable, else the default; a bad one is an
+ * `InvalidArgumentError` naming where it came from.
+ */
+export function baseUrlFrom(option: string | undefined, envName: string, fallback: string): string {
+  if (option !== undefined && (typeof option !== "string" || option.trim() !== "")) return checkBaseUrl(option, "baseUrl");
+  const fromEnv = process.env[envName];
+  return fromEnv === undefined || fromEnv.trim() === "" ? fallback : checkBaseUrl(fromEnv.trim(), envName);
 }
 
 /** The first value that is set and not blank: an option, then an environment variable. */

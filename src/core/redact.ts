@@ -6,6 +6,13 @@
 
 export const MASK = "***";
 
+/**
+ * How deep a parsed body is kept. Real bodies are a few levels deep; a hostile one can nest thousands,
+ * which `JSON.stringify` (and so `toJSON()`) cannot walk. Anything deeper is replaced by `TOO_DEEP`.
+ */
+export const MAX_BODY_DEPTH = 100;
+export const TOO_DEEP = `[nested deeper than ${MAX_BODY_DEPTH} levels]`;
+
 const SECRET_QUERY_PARAMS = new Set(["api_key", "apikey", "key", "token", "access_token", "secret"]);
 const SECRET_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"]);
 
@@ -60,7 +67,7 @@ export class Redactor {
    * parsed from it can hold one either, so the body is kept as it is rather than copied (the common case).
    */
   parsedBody(json: unknown, text: string): unknown {
-    if (!text.includes("\\") && !this.#found(text)) return json;
+    if (!text.includes("\\") && !this.#found(text) && depthWithin(json, MAX_BODY_DEPTH)) return json;
     return this.value(json);
   }
 
@@ -86,27 +93,56 @@ export class Redactor {
   headers(value: Readonly<Record<string, string>>): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [name, raw] of Object.entries(value)) {
-      out[name] = SECRET_HEADERS.has(name.toLowerCase()) ? this.text(maskCredential(name, raw)) : this.text(raw);
+      // A server may echo a key in a header's name (`x-debug-<key>: 1`) as well as in its value.
+      out[this.text(name)] = SECRET_HEADERS.has(name.toLowerCase()) ? this.text(maskCredential(name, raw)) : this.text(raw);
     }
     return out;
   }
 
-  /** Deep copy of parsed JSON with every string masked. */
+  /**
+   * Deep copy of parsed JSON with every string masked, keys included. Walked with a stack of its own, not
+   * recursion, so no nesting can overflow the call stack; levels past `MAX_BODY_DEPTH` become `TOO_DEEP`.
+   */
   value(value: unknown): unknown {
-    if (typeof value === "string") return this.text(value);
-    if (Array.isArray(value)) return value.map((item) => this.value(item));
-    if (value !== null && typeof value === "object") {
-      const out: Record<string, unknown> = {};
-      for (const [key, item] of Object.entries(value)) {
-        // A server may echo a key as a property name too.
-        const masked = SECRET_QUERY_PARAMS.has(key.toLowerCase()) && typeof item === "string" ? MASK : this.value(item);
+    if (value === null || typeof value !== "object") return typeof value === "string" ? this.text(value) : value;
+    const root: unknown[] | Record<string, unknown> = Array.isArray(value) ? [] : {};
+    const pending: Array<[source: object, target: unknown[] | Record<string, unknown>, depth: number]> = [[value, root, 1]];
+    for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+      const [source, target, depth] = next;
+      for (const [key, item] of Object.entries(source)) {
+        let out: unknown = item;
+        if (typeof item === "string") {
+          // A server may echo a key as the value of a property named for it.
+          out = !Array.isArray(source) && SECRET_QUERY_PARAMS.has(key.toLowerCase()) ? MASK : this.text(item);
+        } else if (item !== null && typeof item === "object") {
+          if (depth >= MAX_BODY_DEPTH) out = TOO_DEEP;
+          else {
+            out = Array.isArray(item) ? [] : {};
+            pending.push([item, out as unknown[] | Record<string, unknown>, depth + 1]);
+          }
+        }
+        if (Array.isArray(target)) target.push(out);
         // defineProperty, not assignment: a body key named "__proto__" must stay a plain key.
-        Object.defineProperty(out, this.text(key), { value: masked, enumerable: true, writable: true, configurable: true });
+        else Object.defineProperty(target, this.text(key), { value: out, enumerable: true, writable: true, configurable: true });
       }
-      return out;
     }
-    return value;
+    return root;
   }
+}
+
+/** Whether parsed JSON nests no deeper than `max`; walked without recursion, and stops at the first level past it. */
+export function depthWithin(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== "object") return true;
+  const pending: Array<[object, number]> = [[value, 1]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [node, depth] = next;
+    for (const item of Array.isArray(node) ? node : Object.values(node)) {
+      if (item === null || typeof item !== "object") continue;
+      if (depth >= max) return false;
+      pending.push([item, depth + 1]);
+    }
+  }
+  return true;
 }
 
 /** Only `Authorization`-style headers start with a scheme worth keeping; a cookie's first word is its value. */

@@ -23,7 +23,8 @@ export interface AttemptFacts {
   readonly method: string;
   /** Whether the request can be sent again (a one-shot stream body cannot). */
   readonly replayable: boolean;
-  readonly idempotencyKey: string | undefined;
+  /** Whether sending it twice is harmless: an idempotent method, or an `Idempotency-Key`. */
+  readonly repeatable: boolean;
   /** Statuses the caller handles itself: never retried. */
   readonly finalStatuses?: readonly number[] | undefined;
 }
@@ -33,7 +34,6 @@ export interface RetryDecision {
   readonly delayMs: number;
 }
 
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 /** A key does not become valid, nor a missing thing appear, however often it is asked: whatever the body says. */
 const NEVER_WHATEVER_THE_BODY = new Set([401, 403, 404]);
 /**
@@ -97,10 +97,7 @@ export function decideRetry(
   }
   if (error instanceof ConnectionError || (error instanceof TimeoutError && isAttemptTimeout(error))) {
     if (!error.retryable) return no;
-    if (mayHaveReachedServer(error)) {
-      const safe = IDEMPOTENT.has(facts.method) || facts.idempotencyKey !== undefined;
-      if (!safe || !facts.replayable) return no;
-    }
+    if (mayHaveReachedServer(error) && (!facts.repeatable || !facts.replayable)) return no;
     return { retry: true, delayMs: backoffMs(retry) };
   }
   return no;
@@ -174,9 +171,10 @@ export async function runWithRetry<T>(
   }
 }
 
+/** Attempts throw only FaultlineErrors; should anything else escape, it is reported typed and not retried. */
 function toFaultlineError(error: unknown): FaultlineError {
   if (error instanceof FaultlineError) return error;
-  return new ConnectionError(error instanceof Error ? error.message : String(error), { cause: error });
+  return new ConnectionError(error instanceof Error ? error.message : String(error), { cause: error, retryable: false });
 }
 
 /** A wait that the caller's signal cuts short with `AbortedError`. */

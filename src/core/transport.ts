@@ -1,64 +1,37 @@
 import type { Readable } from "node:stream";
-import { Agent, request, type Dispatcher } from "undici";
+import { Agent, request } from "undici";
 import type * as z from "zod";
+import { APIPromise, type ApiResponse } from "./api-promise.js";
+import { ACCEPT_ENCODING, BodyProblem, readBody, type ResponseBody } from "./body.js";
 import type { Dialect } from "./dialect.js";
+import { apiErrorFrom } from "./error-response.js";
 import {
   AbortedError,
-  ConnectionError,
   FaultlineError,
   InvalidArgumentError,
+  ResponseTooLargeError,
   ResponseValidationError,
-  TimeoutError,
+  codeFor,
+  createApiError,
   type ApiError,
 } from "./errors.js";
+import { connectionFailure, errorCode, isUndiciTimeout, timeoutFailure, type AttemptContext } from "./failures.js";
 import { flattenHeaders, parseRateLimit, type RawHeaders } from "./headers.js";
-import { Redactor } from "./redact.js";
 import {
-  ATTEMPT_TIMEOUT,
-  MAY_HAVE_REACHED_SERVER,
-  runWithRetry,
-  type RetryInfo,
-} from "./retry.js";
-import { APIPromise, type ApiResponse } from "./api-promise.js";
-import { apiErrorFrom } from "./error-response.js";
+  DEFAULT_SETTINGS,
+  checkRequestOptions,
+  resolveSettings,
+  type CallSettings,
+  type Logger,
+  type RequestOptions,
+} from "./options.js";
+import { Redactor } from "./redact.js";
+import { isRetryable, runWithRetry } from "./retry.js";
 
-/** Error bodies are read to this many bytes; the rest is discarded unread. */
+export type { ClientOptions, Logger, RequestOptions } from "./options.js";
+
+/** Error bodies are read to this many (decoded) bytes; the rest is discarded unread. */
 export const ERROR_BODY_CAP = 64 * 1024;
-
-/** Where faultline writes its debug lines (one per attempt). Keys are masked before they get here. */
-export interface Logger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-}
-
-/** Per-call overrides, accepted by every resource method as its last argument. */
-export interface RequestOptions {
-  /** Retries after the first attempt [2]; 0 sends exactly one request. */
-  readonly maxRetries?: number | undefined;
-  /** Per-attempt limit in ms, covering headers and body [60000]. */
-  readonly timeout?: number | undefined;
-  /** Total ms for the whole call, attempts and waits included [none]. */
-  readonly deadline?: number | undefined;
-  /** The longest `Retry-After` faultline will sleep, in ms [60000]; longer ones are thrown at once. */
-  readonly maxRetryAfter?: number | undefined;
-  /** An undici Dispatcher to send through instead of the client's own pooled Agent. */
-  readonly dispatcher?: Dispatcher | undefined;
-  /** Aborts the call, waits included, with `AbortedError`. */
-  readonly signal?: AbortSignal | undefined;
-  /** Called before each retry. If it throws, that retry is not made and the call fails with the error it was given. */
-  readonly onRetry?: ((info: RetryInfo) => void) | undefined;
-  /** Makes a POST safe to retry after it may have reached the server; sent as `Idempotency-Key`. */
-  readonly idempotencyKey?: string | undefined;
-  /** Extra request headers. */
-  readonly headers?: Readonly<Record<string, string>> | undefined;
-}
-
-/** Options every client takes. */
-export interface ClientOptions extends RequestOptions {
-  readonly apiKey?: string | undefined;
-  readonly baseUrl?: string | undefined;
-  /** Receives one debug line per attempt, keys masked. Defaults to stderr when `FAULTLINE_DEBUG` is set. */
-  readonly logger?: Logger | undefined;
-}
 
 /** A request body that can be produced afresh for each attempt. */
 export interface OutgoingBody {
@@ -109,31 +82,25 @@ export interface TransportConfig {
   readonly userAgent: string;
 }
 
-const DEFAULTS = { maxRetries: 2, timeout: 60_000, maxRetryAfter: 60_000 } as const;
 const POOL_CONNECTIONS = 64;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+/** zod's issues are kept to this many: a body of a million bad items would otherwise make a million. */
+const MAX_ISSUES = 100;
 
-/** Network error codes that mean the request never left: nothing reached the server. */
-const NOT_SENT = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EADDRNOTAVAIL",
-  "UND_ERR_CONNECT_TIMEOUT",
-]);
-
-/** Failures that another try will not fix. */
-const PERMANENT = new Set([
-  "ERR_INVALID_URL",
-  "UND_ERR_INVALID_ARG",
-  "CERT_HAS_EXPIRED",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-]);
+/** What stays the same across the attempts of one call. */
+interface Call<T> {
+  readonly spec: RequestSpec<T>;
+  readonly settings: CallSettings;
+  readonly url: string;
+  /** The URL as errors and logs show it. */
+  readonly shownUrl: string;
+  readonly headers: Record<string, string>;
+  readonly json: string | undefined;
+  readonly deadlineAt: number | undefined;
+  /** Whether sending the request twice is harmless: an idempotent method, or an `Idempotency-Key`. */
+  readonly repeatable: boolean;
+}
 
 /**
  * The request layer every client stands on: one pooled keep-alive Agent, per-attempt timeouts over
@@ -142,142 +109,193 @@ const PERMANENT = new Set([
 export class Transport {
   readonly redactor: Redactor;
   readonly #config: TransportConfig;
+  readonly #settings: CallSettings;
   #agent: Agent | undefined;
 
   constructor(config: TransportConfig) {
     this.#config = config;
     this.redactor = new Redactor(config.secrets);
+    checkRequestOptions(config.defaults);
+    this.#settings = resolveSettings(DEFAULT_SETTINGS, config.defaults);
   }
 
   /** Sends a call under the retry policy and resolves to its validated data. */
-  request<T>(spec: RequestSpec<T>, options: RequestOptions = {}): APIPromise<T> {
+  request<T>(spec: RequestSpec<T>, options?: RequestOptions): APIPromise<T> {
     return new APIPromise(this.#send(spec, options));
   }
 
-  /** Closes the client's own connection pool (a user's dispatcher is left alone). */
+  /** Closes the client's own connection pool (a user's dispatcher is left alone); later calls open a new one. */
   async close(): Promise<void> {
     const agent = this.#agent;
     this.#agent = undefined;
     await agent?.close();
   }
 
-  async #send<T>(spec: RequestSpec<T>, options: RequestOptions): Promise<ApiResponse<T>> {
-    const merged = { ...this.#config.defaults, ...definedOnly(options) };
-    const timeout = positive(merged.timeout) ?? DEFAULTS.timeout;
-    const deadline = positive(merged.deadline);
-    const deadlineAt = deadline === undefined ? undefined : Date.now() + deadline;
-    const signal = merged.signal;
-    const url = this.#url(spec);
-    const headers = this.#headers(spec, merged);
-    const dispatcher = merged.dispatcher ?? this.#pool();
-    const replayable = spec.body === undefined || spec.replayable !== false;
-    const json = spec.json === undefined ? undefined : this.#serialise(spec);
-
+  async #send<T>(spec: RequestSpec<T>, options: RequestOptions | undefined): Promise<ApiResponse<T>> {
+    const call = this.#prepare(spec, options);
+    const { settings } = call;
     return runWithRetry(
-      (attempt) => this.#attempt(spec, { url, headers, json, dispatcher, signal, timeout, deadlineAt, attempt }),
-      // A key passed as a plain header makes the POST just as safe to repeat as one passed as the option.
-      { method: spec.method, replayable, idempotencyKey: headers["idempotency-key"], finalStatuses: spec.finalStatuses },
+      (attempt) => this.#attempt(call, attempt),
       {
-        maxRetries: nonNegative(merged.maxRetries) ?? DEFAULTS.maxRetries,
-        maxRetryAfterMs: nonNegative(merged.maxRetryAfter) ?? DEFAULTS.maxRetryAfter,
-        deadlineAt,
-        signal,
-        onRetry: merged.onRetry,
+        method: spec.method,
+        replayable: spec.body === undefined || spec.replayable !== false,
+        repeatable: call.repeatable,
+        finalStatuses: spec.finalStatuses,
+      },
+      {
+        maxRetries: settings.maxRetries,
+        maxRetryAfterMs: settings.maxRetryAfter,
+        deadlineAt: call.deadlineAt,
+        signal: settings.signal,
+        onRetry: settings.onRetry,
       },
     );
   }
 
-  async #attempt<T>(spec: RequestSpec<T>, a: AttemptInput): Promise<ApiResponse<T>> {
+  /** What every attempt of a call shares; bad options and arguments throw here, before anything is sent. */
+  #prepare<T>(spec: RequestSpec<T>, options: RequestOptions | undefined): Call<T> {
+    let settings = this.#settings;
+    if (options !== undefined) {
+      checkRequestOptions(options);
+      settings = resolveSettings(settings, options);
+    }
+    const url = this.#url(spec);
+    const headers = this.#headers(spec, settings);
+    return {
+      spec,
+      settings,
+      url,
+      shownUrl: this.redactor.url(url),
+      headers,
+      json: spec.json === undefined ? undefined : this.#serialise(spec),
+      deadlineAt: settings.deadline === undefined ? undefined : Date.now() + settings.deadline,
+      // A key passed as a plain header makes a POST just as safe to repeat as one passed as the option.
+      repeatable: IDEMPOTENT_METHODS.has(spec.method) || headers["idempotency-key"] !== undefined,
+    };
+  }
+
+  async #attempt<T>(call: Call<T>, attempt: number): Promise<ApiResponse<T>> {
+    const { spec, settings } = call;
     const started = Date.now();
-    const remaining = a.deadlineAt === undefined ? Infinity : a.deadlineAt - started;
-    if (remaining <= 0) throw this.#timeout(spec, a, true);
+    const context: AttemptContext = {
+      method: spec.method,
+      url: call.shownUrl,
+      attempt,
+      repeatable: call.repeatable,
+      timeout: settings.timeout,
+    };
+    const remaining = call.deadlineAt === undefined ? Infinity : call.deadlineAt - started;
+    if (remaining <= 0) throw timeoutFailure(context, true);
+    const byDeadline = remaining < settings.timeout;
     const controller = new AbortController();
-    const byDeadline = remaining < a.timeout;
     // setTimeout takes at most 2^31-1 ms; past that it would fire at once.
-    const timer = setTimeout(() => controller.abort(TIMED_OUT), Math.min(a.timeout, remaining, MAX_TIMER_MS));
+    const timer = setTimeout(() => controller.abort(TIMED_OUT), Math.min(settings.timeout, remaining, MAX_TIMER_MS));
+    const signal = settings.signal;
     const onAbort = (): void => controller.abort(CALLER_ABORTED);
-    a.signal?.addEventListener("abort", onAbort, { once: true });
-    if (a.signal?.aborted) controller.abort(CALLER_ABORTED);
-    let headers = a.headers;
-    let body: OutgoingBody["body"] | undefined = a.json;
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) controller.abort(CALLER_ABORTED);
     let status: number | undefined;
     try {
-      if (spec.body !== undefined) {
-        const out = buildBody(spec.body, this.redactor);
-        headers = { ...headers, ...out.headers };
-        body = out.body;
-      }
-      const response = await request(a.url, {
+      const { body, headers } = this.#body(call);
+      const response = await request(call.url, {
         method: spec.method,
         headers,
-        body: body ?? null,
-        dispatcher: a.dispatcher,
+        body,
+        // Looked up for each attempt: a close() during a retry's wait gives the retry a fresh pool.
+        dispatcher: settings.dispatcher ?? this.#pool(),
         signal: controller.signal,
       });
+      const answered = response.statusCode;
+      status = answered;
       const responseHeaders = flattenHeaders(response.headers as RawHeaders);
-      status = response.statusCode;
-      if (status >= 200 && status < 300) {
-        const text = await response.body.text();
-        const ok = this.#success(spec, a, status, responseHeaders, text);
-        this.#log(spec, a, started, status);
-        return ok;
-      }
-      const { text, truncated } = await readCapped(response.body, ERROR_BODY_CAP);
+      const ok = answered >= 200 && answered < 300;
+      const { text, truncated } = await readBody(response.body as unknown as ResponseBody, {
+        encoding: responseHeaders["content-encoding"],
+        length: responseHeaders["content-length"],
+        cap: ok ? settings.maxResponseBytes : ERROR_BODY_CAP,
+        over: ok ? "refuse" : "truncate",
+      }).catch((error: unknown) => this.#unreadable(call, attempt, answered, error));
       // A cut can fall inside a secret the server echoed: its first half would escape masking.
-      throw this.#apiError(spec, a, status, responseHeaders, truncated ? this.redactor.truncatedText(text) : text);
+      if (!ok) throw this.#apiError(call, attempt, answered, responseHeaders, truncated ? this.redactor.truncatedText(text) : text);
+      const success = this.#success(call, attempt, answered, responseHeaders, text);
+      this.#log(call, attempt, started, answered);
+      return success;
     } catch (error) {
-      const failure = error instanceof FaultlineError ? error : this.#networkError(spec, a, error, controller.signal, byDeadline);
-      this.#log(spec, a, started, status, failure.code, failure === error ? undefined : errorCode(error));
+      const failure = error instanceof FaultlineError ? error : this.#noResponse(context, error, controller.signal, byDeadline);
+      this.#log(call, attempt, started, status, failure.code, failure === error ? undefined : errorCode(error));
       throw failure;
     } finally {
       clearTimeout(timer);
-      a.signal?.removeEventListener("abort", onAbort);
+      signal?.removeEventListener("abort", onAbort);
     }
   }
 
-  #success<T>(
-    spec: RequestSpec<T>,
-    a: AttemptInput,
-    status: number,
-    headers: Record<string, string>,
-    text: string,
-  ): ApiResponse<T> {
+  /** An attempt's body and headers: the JSON text sent again as is, or a body built afresh (multipart). */
+  #body(call: Call<unknown>): { body: OutgoingBody["body"] | null; headers: Record<string, string> } {
+    if (call.spec.body === undefined) return { body: call.json ?? null, headers: call.headers };
+    const out = buildBody(call.spec.body, this.redactor);
+    return { body: out.body, headers: { ...call.headers, ...out.headers } };
+  }
+
+  /**
+   * A body that could not be read as text. Past `maxResponseBytes` (a 2xx): never retried, as the same
+   * request would bring the same body. Undecodable: a 2xx is an unexpected response; an error body becomes
+   * a note, so the status still picks the class. Anything else happened on the wire and is rethrown.
+   */
+  #unreadable(call: Call<unknown>, attempt: number, status: number, error: unknown): { text: string; truncated: boolean } {
+    if (!(error instanceof BodyProblem)) throw error;
+    const { spec, settings } = call;
+    const common = { method: spec.method, url: call.shownUrl, attempts: attempt, cause: error };
+    if (error.kind === "too-large") {
+      throw new ResponseTooLargeError(
+        `The ${status} response to ${spec.method} ${spec.path} is larger than maxResponseBytes (${settings.maxResponseBytes} bytes): read no further`,
+        { ...common, status, limit: settings.maxResponseBytes, hint: "Raise `maxResponseBytes` if an answer this large is expected." },
+      );
+    }
+    if (status >= 200 && status < 300) {
+      throw new ResponseValidationError(`The ${status} response to ${spec.method} ${spec.path} could not be read: ${error.message}`, {
+        ...common,
+        status,
+        issues: [{ path: [], message: error.message }],
+        body: undefined,
+      });
+    }
+    return { text: `[${error.message}]`, truncated: false };
+  }
+
+  #success<T>(call: Call<T>, attempt: number, status: number, headers: Record<string, string>, text: string): ApiResponse<T> {
+    const { spec } = call;
+    const invalid = (message: string, issues: ResponseValidationError["issues"], body: unknown, cause?: unknown): ResponseValidationError =>
+      new ResponseValidationError(message, { status, issues, body, method: spec.method, url: call.shownUrl, attempts: attempt, cause });
     let parsed: unknown;
     if (text.length > 0 && status !== 204) {
       try {
         parsed = JSON.parse(text);
       } catch {
-        throw new ResponseValidationError(`Expected a JSON body from ${spec.method} ${spec.path}, got text`, {
-          status,
-          issues: [{ path: [], message: "not JSON" }],
-          body: this.redactor.text(text).slice(0, ERROR_BODY_CAP),
-          method: spec.method,
-          url: this.redactor.url(a.url),
-          attempts: a.attempt,
-        });
+        // No cause: JSON.parse quotes the text it choked on, secrets and all.
+        const shown = this.redactor.text(text.slice(0, ERROR_BODY_CAP));
+        throw invalid(`Expected a JSON body from ${spec.method} ${spec.path}, got text`, [{ path: [], message: "not JSON" }], shown);
       }
     }
-    const result = spec.schema.safeParse(parsed);
+    let result: z.ZodSafeParseResult<T>;
+    try {
+      result = spec.schema.safeParse(parsed);
+    } catch (error) {
+      // A recursive schema walks as deep as the body nests: a hostile body can outrun the stack.
+      const message = `The ${status} response to ${spec.method} ${spec.path} could not be validated: it nests too deeply`;
+      throw invalid(message, [{ path: [], message: "nested too deeply to validate" }], this.redactor.value(parsed), error);
+    }
     if (!result.success) {
       // zod quotes what it saw (`Unrecognized key: "<key>"`, record keys in paths): mask those too.
-      const issues = result.error.issues.map((i) => ({
+      const issues = result.error.issues.slice(0, MAX_ISSUES).map((i) => ({
         path: i.path.map((p) => (typeof p === "string" ? this.redactor.text(p) : p)),
         message: this.redactor.text(i.message),
       }));
-      throw new ResponseValidationError(
-        `The ${status} response to ${spec.method} ${spec.path} does not match its schema: ${issues
-          .slice(0, 3)
-          .map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`)
-          .join("; ")}`,
-        {
-          status,
-          issues,
-          body: this.redactor.value(parsed),
-          method: spec.method,
-          url: this.redactor.url(a.url),
-          attempts: a.attempt,
-        },
-      );
+      const summary = issues
+        .slice(0, 3)
+        .map((i) => `${i.path.slice(0, 12).map(String).join(".") || "(root)"}: ${i.message}`)
+        .join("; ");
+      throw invalid(`The ${status} response to ${spec.method} ${spec.path} does not match its schema: ${summary}`, issues, this.redactor.value(parsed));
     }
     return {
       data: result.data,
@@ -285,53 +303,39 @@ export class Transport {
       headers,
       requestId: headers["x-request-id"],
       rateLimit: parseRateLimit(headers),
-      attempts: a.attempt,
+      attempts: attempt,
     };
   }
 
-  #apiError(spec: RequestSpec<unknown>, a: AttemptInput, status: number, headers: Record<string, string>, text: string): ApiError {
-    const { dialect } = this.#config;
-    const source = { dialect, redactor: this.redactor, method: spec.method, url: a.url, service: spec.service, attempts: a.attempt };
-    return apiErrorFrom({ status, headers, text }, source);
+  #apiError(call: Call<unknown>, attempt: number, status: number, headers: Record<string, string>, text: string): ApiError {
+    const { spec } = call;
+    const source = { dialect: this.#config.dialect, redactor: this.redactor, method: spec.method, url: call.url, service: spec.service, attempts: attempt };
+    try {
+      return apiErrorFrom({ status, headers, text }, source);
+    } catch {
+      // apiErrorFrom is built never to throw; should it ever, the status alone still makes a typed error.
+      return createApiError({
+        status,
+        code: codeFor(status, undefined),
+        message: `HTTP ${status}`,
+        retryable: isRetryable(status, undefined),
+        headers: {},
+        body: undefined,
+        method: spec.method,
+        url: call.shownUrl,
+        attempts: attempt,
+      });
+    }
   }
 
-  #networkError(
-    spec: RequestSpec<unknown>,
-    a: AttemptInput,
-    error: unknown,
-    signal: AbortSignal,
-    byDeadline: boolean,
-  ): FaultlineError {
-    const common = { method: spec.method, url: this.redactor.url(a.url), attempts: a.attempt, cause: error };
-    if (signal.aborted && signal.reason === CALLER_ABORTED) return new AbortedError("The call was aborted", common);
-    if (signal.aborted && signal.reason === TIMED_OUT) return this.#timeout(spec, a, byDeadline, error);
-    const code = errorCode(error);
-    const reason = this.redactor.text(error instanceof Error ? error.message : String(error));
-    if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
-      return this.#timeout(spec, a, false, error);
+  /** No usable response: the caller aborted, a clock ran out, or the network failed. */
+  #noResponse(context: AttemptContext, error: unknown, signal: AbortSignal, byDeadline: boolean): FaultlineError {
+    if (signal.aborted && signal.reason === CALLER_ABORTED) {
+      return new AbortedError("The call was aborted", { method: context.method, url: context.url, attempts: context.attempt, cause: error });
     }
-    const sent = code === undefined || !NOT_SENT.has(code);
-    const out = new ConnectionError(
-      `${spec.method} ${this.redactor.url(a.url)} failed: ${reason}${code === undefined ? "" : ` (${code})`}`,
-      { ...common, retryable: code === undefined || !PERMANENT.has(code) },
-    );
-    if (sent) Object.defineProperty(out, MAY_HAVE_REACHED_SERVER, { value: true });
-    return out;
-  }
-
-  #timeout(spec: RequestSpec<unknown>, a: AttemptInput, byDeadline: boolean, cause?: unknown): TimeoutError {
-    const url = this.redactor.url(a.url);
-    const error = new TimeoutError(
-      byDeadline
-        ? `${spec.method} ${url} ran past its deadline`
-        : `${spec.method} ${url} got no complete response within ${a.timeout} ms`,
-      { method: spec.method, url, attempts: a.attempt, retryable: !byDeadline, cause },
-    );
-    if (!byDeadline) {
-      Object.defineProperty(error, ATTEMPT_TIMEOUT, { value: true });
-      Object.defineProperty(error, MAY_HAVE_REACHED_SERVER, { value: true });
-    }
-    return error;
+    if (signal.aborted && signal.reason === TIMED_OUT) return timeoutFailure(context, byDeadline, error);
+    if (isUndiciTimeout(error)) return timeoutFailure(context, false, error);
+    return connectionFailure(context, error, this.redactor.text(error instanceof Error ? error.message : String(error)));
   }
 
   #url(spec: RequestSpec<unknown>): string {
@@ -356,15 +360,17 @@ export class Transport {
     return url.toString();
   }
 
-  #headers(spec: RequestSpec<unknown>, options: RequestOptions): Record<string, string> {
+  #headers(spec: RequestSpec<unknown>, settings: CallSettings): Record<string, string> {
     const headers: Record<string, string> = {
       "user-agent": this.#config.userAgent,
       accept: "application/json",
+      // Offered, so that a server or a CDN picks a coding faultline decodes rather than any it likes.
+      "accept-encoding": ACCEPT_ENCODING,
       ...(spec.anonymous === true ? {} : this.#config.authHeaders),
     };
-    for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+    for (const [name, value] of Object.entries(settings.headers ?? {})) headers[name.toLowerCase()] = value;
     if (spec.json !== undefined) headers["content-type"] = "application/json";
-    if (options.idempotencyKey !== undefined) headers["idempotency-key"] = options.idempotencyKey;
+    if (settings.idempotencyKey !== undefined) headers["idempotency-key"] = settings.idempotencyKey;
     return headers;
   }
 
@@ -387,65 +393,27 @@ export class Transport {
     return this.#agent;
   }
 
-  /** The one debug line an attempt gets, written when it ends, whatever the outcome. */
-  #log(
-    spec: RequestSpec<unknown>,
-    a: AttemptInput,
-    started: number,
-    status: number | undefined,
-    code?: string,
-    cause?: string,
-  ): void {
+  /** The one debug line an attempt gets, written when it ends, whatever the outcome. A logger never fails a call. */
+  #log(call: Call<unknown>, attempt: number, started: number, status: number | undefined, code?: string, cause?: string): void {
     const logger = this.#config.logger;
     if (logger === undefined) return;
     const outcome = [status, code, cause].filter((part) => part !== undefined).join(" ");
-    logger.debug(`faultline ${spec.method} ${this.redactor.url(a.url)} -> ${outcome}`, {
-      attempt: a.attempt,
-      ...(status === undefined ? {} : { status }),
-      ...(code === undefined ? {} : { code }),
-      ...(cause === undefined ? {} : { cause }),
-      ms: Date.now() - started,
-    });
+    try {
+      logger.debug(`faultline ${call.spec.method} ${call.shownUrl} -> ${outcome}`, {
+        attempt,
+        ...(status === undefined ? {} : { status }),
+        ...(code === undefined ? {} : { code }),
+        ...(cause === undefined ? {} : { cause }),
+        ms: Date.now() - started,
+      });
+    } catch {
+      // A logger that throws is the logger's problem: the call goes on as if the line had been written.
+    }
   }
-}
-
-interface AttemptInput {
-  readonly url: string;
-  readonly headers: Record<string, string>;
-  readonly json: string | undefined;
-  readonly dispatcher: Dispatcher;
-  readonly signal: AbortSignal | undefined;
-  readonly timeout: number;
-  readonly deadlineAt: number | undefined;
-  readonly attempt: number;
 }
 
 const TIMED_OUT = Symbol("timed out");
 const CALLER_ABORTED = Symbol("caller aborted");
-
-/** Reads at most `cap` bytes; past that the stream is destroyed, so the rest is never buffered. */
-export async function readCapped(
-  body: AsyncIterable<Uint8Array> & { destroy?: (error?: Error) => void },
-  cap: number,
-): Promise<{ text: string; truncated: boolean }> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let truncated = false;
-  for await (const chunk of body) {
-    const room = cap - size;
-    if (chunk.byteLength >= room) {
-      chunks.push(chunk.subarray(0, room));
-      size += room;
-      truncated = chunk.byteLength > room;
-      if (truncated) break;
-      continue;
-    }
-    chunks.push(chunk);
-    size += chunk.byteLength;
-  }
-  // `break` in for-await already destroys the stream; a body that ended exactly at the cap is drained.
-  return { text: Buffer.concat(chunks, size).toString("utf8"), truncated };
-}
 
 /** Builds an attempt's body; a builder that fails with anything but our own errors was handed bad input. */
 function buildBody(build: () => OutgoingBody, redactor: Redactor): OutgoingBody {
@@ -456,33 +424,4 @@ function buildBody(build: () => OutgoingBody, redactor: Redactor): OutgoingBody 
     const reason = redactor.text(error instanceof Error ? error.message : String(error));
     throw new InvalidArgumentError(`Could not build the request body: ${reason}`, { cause: error });
   }
-}
-
-/** The most specific `code` in an error's cause chain (undici wraps socket errors). */
-function errorCode(error: unknown): string | undefined {
-  let generic: string | undefined;
-  let e: unknown = error;
-  for (let depth = 0; e !== null && typeof e === "object" && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string") {
-      if (code !== "UND_ERR_SOCKET") return code;
-      generic ??= code;
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  return generic;
-}
-
-function positive(value: number | undefined): number | undefined {
-  return value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
-}
-
-function nonNegative(value: number | undefined): number | undefined {
-  return value !== undefined && Number.isFinite(value) && value >= 0 ? value : undefined;
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [key, item] of Object.entries(value)) if (item !== undefined) (out as Record<string, unknown>)[key] = item;
-  return out;
 }

@@ -1,6 +1,6 @@
 import type * as z from "zod";
 import type { APIPromise } from "../core/api-promise.js";
-import { ApiClient, setting } from "../core/client.js";
+import { ApiClient, baseUrlFrom, checkApiKey, checkClientOptions, setting } from "../core/client.js";
 import { CredentialsError, InvalidArgumentError, type FaultlineError } from "../core/errors.js";
 import type { ClientOptions, Query, RequestOptions, RequestSpec } from "../core/transport.js";
 import { roboflowDialect } from "./dialect.js";
@@ -75,8 +75,9 @@ export class Roboflow extends ApiClient {
 
   constructor(options: RoboflowOptions = {}) {
     const { apiKey: givenKey, workspace, baseUrl, deploymentsUrl, logger, ...defaults } = options;
-    const apiKey = setting(givenKey, process.env["ROBOFLOW_API_KEY"]);
-    const base = setting(baseUrl, process.env["ROBOFLOW_BASE_URL"]) ?? ROBOFLOW_BASE_URL;
+    checkClientOptions(options);
+    const apiKey = checkApiKey(givenKey, "apiKey") ?? checkApiKey(process.env["ROBOFLOW_API_KEY"], "ROBOFLOW_API_KEY");
+    const base = baseUrlFrom(baseUrl, "ROBOFLOW_BASE_URL", ROBOFLOW_BASE_URL);
     super({
       baseUrl: base,
       dialect: roboflowDialect,

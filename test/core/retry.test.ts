@@ -86,7 +86,7 @@ describe("backoffMs, the delay without a server hint", () => {
 });
 
 describe("decideRetry, the policy's verdict on one failure", () => {
-  const facts = { method: "GET", replayable: true, idempotencyKey: undefined };
+  const facts = { method: "GET", replayable: true, repeatable: true };
   const failure = (status: number, body: Record<string, unknown> = {}, retryAfterMs?: number): ApiError =>
     new ApiError({
       status,
@@ -342,8 +342,6 @@ describe("429 and Retry-After", () => {
     { what: "an exponent", value: "1e12" },
     { what: "a past HTTP date", value: "Wed, 21 Oct 2015 07:28:00 GMT" },
     { what: "garbage", value: "soon, probably" },
-    { what: "400 digits", value: "9".repeat(400) },
-    { what: "more than a day", value: "172800" },
   ])("falls back to the default backoff when Retry-After is $what", async ({ value }) => {
     const server = await scripted(apiError(429, {}, { "retry-after": value }), OK);
     const delays: number[] = [];
@@ -355,6 +353,25 @@ describe("429 and Retry-After", () => {
     expect(delays[0]).toBeGreaterThanOrEqual(250);
     expect(delays[0]).toBeLessThanOrEqual(500);
     expect(server.gaps()[0]).toBeGreaterThanOrEqual(250 - SLOP);
+  });
+
+  it.each([
+    { what: "Retry-After: 90000 (more than a day)", headers: { "retry-after": "90000" }, ms: 90_000_000 },
+    { what: "an HTTP date two days ahead", headers: { "retry-after": "in two days" }, ms: 2 * 86_400_000 },
+    { what: "retry-after-ms: 99999999", headers: { "retry-after-ms": "99999999" }, ms: 99_999_999 },
+    { what: "Retry-After: 400 digits", headers: { "retry-after": "9".repeat(400) }, ms: Number.MAX_SAFE_INTEGER },
+    { what: "Retry-After sent twice (120, 120)", headers: { "retry-after": ["120", "120"] }, ms: 120_000 },
+  ])("throws at once with retryAfterMs set when the hint is longer than maxRetryAfter: $what", async ({ headers, ms }) => {
+    const sent = headers["retry-after"] === "in two days" ? { "retry-after": new Date(Date.now() + ms).toUTCString() } : headers;
+    const server = await scripted({ status: 429, headers: { "content-type": "application/json", ...sent }, body: JSON.stringify({ error: "slow" }) }, OK);
+    const { error } = await timedFailure(get(client(server.url), "/thing", { maxRetries: 3 }));
+
+    expect(error).toBeInstanceOf(RateLimitedError);
+    // An HTTP date is read against the clock, a moment after the server wrote it.
+    expect((error as RateLimitedError).retryAfterMs).toBeGreaterThan(ms - 5_000);
+    expect((error as RateLimitedError).retryAfterMs).toBeLessThanOrEqual(ms);
+    expect((error as RateLimitedError).attempts).toBe(1);
+    expect(server.requests).toHaveLength(1);
   });
 
   it("falls back to the default backoff when retry-after-ms is negative and Retry-After is absent", async () => {
@@ -793,7 +810,7 @@ describe("many clients failing together", () => {
 });
 
 describe("runWithRetry", () => {
-  const facts = { method: "GET", replayable: true, idempotencyKey: undefined };
+  const facts = { method: "GET", replayable: true, repeatable: true };
   const busy = (): ApiError =>
     new ApiError({ status: 503, code: "INTERNAL_ERROR", message: "busy", retryable: true, headers: {}, body: {}, retryAfterMs: 100 });
 

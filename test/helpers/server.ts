@@ -218,6 +218,6 @@ export const HOSTILE_REPLIES: readonly (HostileReply & { readonly status: number
     reply: { status: 503, headers: { "content-type": "text/plain", "x-junk": "j".repeat(10 * KIB), "retry-after": "9".repeat(400) }, body: "busy" },
     body: "busy",
     message: "HTTP 503 Service Unavailable: busy",
-    retryAfterMs: undefined,
+    retryAfterMs: Number.MAX_SAFE_INTEGER,
   },
 ];
