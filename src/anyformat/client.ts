@@ -4,6 +4,7 @@ import { CredentialsError, InvalidArgumentError, type FaultlineError } from "../
 import { pathOf } from "../core/paths.js";
 import type { ClientOptions, RequestOptions, RequestSpec } from "../core/transport.js";
 import { anyformatDialect } from "./dialect.js";
+import { ANYFORMAT_RATE_TIERS } from "./rate-tiers.js";
 import { FilesResource } from "./resources/files.js";
 import { ResultsResource } from "./resources/results.js";
 import { WebhooksResource } from "./resources/webhooks.js";
@@ -58,17 +59,15 @@ export class Anyformat extends ApiClient {
   readonly #hasKey: boolean;
 
   constructor(options: AnyformatOptions = {}) {
-    const { apiKey: givenKey, baseUrl, logger, ...defaults } = options;
     checkClientOptions(options);
-    const apiKey = checkApiKey(givenKey, "apiKey") ?? checkApiKey(process.env["ANYFORMAT_API_KEY"], "ANYFORMAT_API_KEY");
-    const base = baseUrlFrom(baseUrl, "ANYFORMAT_BASE_URL", ANYFORMAT_BASE_URL);
-    super({
+    const apiKey = checkApiKey(options.apiKey, "apiKey") ?? checkApiKey(process.env["ANYFORMAT_API_KEY"], "ANYFORMAT_API_KEY");
+    const base = baseUrlFrom(options.baseUrl, "ANYFORMAT_BASE_URL", ANYFORMAT_BASE_URL);
+    super(options, {
       baseUrl: base,
       dialect: anyformatDialect,
-      secrets: [apiKey],
+      apiKey,
       authHeaders: apiKey === undefined ? undefined : { authorization: `Bearer ${apiKey}` },
-      defaults,
-      logger,
+      rateTiers: ANYFORMAT_RATE_TIERS,
     });
     this.#hasKey = apiKey !== undefined;
     this.baseUrl = base;

@@ -9,6 +9,8 @@ export interface ApiResponse<T> {
   readonly rateLimit: RateLimit | undefined;
   /** How many requests the call sent. */
   readonly attempts: number;
+  /** Ms the call waited for rate-limit slots before sending, over all its attempts. */
+  readonly queuedMs: number;
 }
 
 /**

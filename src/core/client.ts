@@ -1,8 +1,26 @@
 import { APIPromise } from "./api-promise.js";
 import { FaultlineError } from "./errors.js";
-import { Transport, type Logger, type RequestOptions, type RequestSpec, type TransportConfig } from "./transport.js";
+import type { CircuitState } from "./breaker.js";
+import type { RetryBudgetState } from "./budget.js";
+import type { Dialect } from "./dialect.js";
+import { Log, levelFrom, stderrLogger } from "./log.js";
+import type { ClientOptions } from "./options.js";
+import { Transport, type RateTiers, type RequestOptions, type RequestSpec } from "./transport.js";
 import { checkBaseUrl } from "./options.js";
 export { checkApiKey, checkBaseUrl, checkClientOptions } from "./options.js";
+
+/** What an API's client tells the core about itself. */
+export interface ApiIdentity {
+  readonly baseUrl: string;
+  readonly dialect: Dialect;
+  /** The key in use, or none: masked everywhere, hashed into rate-limit keys. */
+  readonly apiKey: string | undefined;
+  /** Credentials sent as headers on every request (`Authorization: Bearer ...`). */
+  readonly authHeaders?: Readonly<Record<string, string>> | undefined;
+  /** Credentials sent as query parameters on every request (Roboflow's `api_key`). */
+  readonly authQuery?: Readonly<Record<string, string>> | undefined;
+  readonly rateTiers: RateTiers;
+}
 
 /** The version sent in `User-Agent`. */
 export const VERSION = "0.1.0";
@@ -16,13 +34,49 @@ export abstract class ApiClient {
   readonly transport: Transport;
   readonly #defaults: RequestOptions;
 
-  protected constructor(config: Omit<TransportConfig, "userAgent" | "logger"> & { logger?: Logger | undefined }) {
-    this.#defaults = config.defaults;
+  /**
+   * @param options what the user gave (checked here), its API's own options included
+   * @param identity what the API's client decided from them: where calls go, how they authenticate, how
+   * its errors read and how its calls count against its rate limits
+   */
+  protected constructor(options: ClientOptions, identity: ApiIdentity) {
+    const { apiKey: _key, baseUrl: _base, logger, logLevel, rateLimit, retryBudget, circuitBreaker, ...defaults } = options;
+    this.#defaults = defaults;
     this.transport = new Transport({
-      ...config,
-      logger: config.logger ?? envLogger(),
+      ...identity,
+      secrets: [identity.apiKey],
+      defaults,
+      rateLimit,
+      retryBudget,
+      circuitBreaker,
+      log: new Log(logger ?? stderrLogger, levelFrom(logLevel, logger !== undefined, process.env)),
       userAgent: `faultline/${VERSION} node/${process.versions.node}`,
     });
+  }
+
+  /**
+   * The circuit breaker's state for the client's base URL (or another of its services' URLs).
+   *
+   * @example
+   * ```ts
+   * const { state, probeAt } = af.circuitState();
+   * ```
+   */
+  circuitState(url?: string): CircuitState {
+    return this.transport.circuitState(url);
+  }
+
+  /**
+   * The retry budget left for the client's base URL (or another of its services' URLs); `undefined` when
+   * the budget is off.
+   *
+   * @example
+   * ```ts
+   * const { available, capacity } = af.retryBudgetState() ?? { available: Infinity, capacity: Infinity };
+   * ```
+   */
+  retryBudgetState(url?: string): RetryBudgetState | undefined {
+    return this.transport.retryBudgetState(url);
   }
 
   /** @internal Sends one call; resources use this. */
@@ -93,12 +147,4 @@ export function setting(...values: ReadonlyArray<string | undefined>): string | 
   return values.find((value) => value !== undefined && value.trim() !== "");
 }
 
-function envLogger(): Logger | undefined {
-  const flag = process.env["FAULTLINE_DEBUG"];
-  if (flag === undefined || flag === "" || flag === "0") return undefined;
-  return {
-    debug(message, fields) {
-      process.stderr.write(`${message}${fields === undefined ? "" : ` ${JSON.stringify(fields)}`}\n`);
-    },
-  };
-}
+

@@ -4,13 +4,12 @@
  * and what was given, raised when the client is built or when the call starts, never at the network.
  */
 import type { Dispatcher } from "undici";
+import type { CircuitBreakerOptions } from "./breaker.js";
+import type { RetryBudgetOptions } from "./budget.js";
 import { InvalidArgumentError } from "./errors.js";
+import type { RateLimitOptions, RateLimitWaitInfo } from "./governor/governor.js";
+import { LOG_LEVELS, type Logger, type LogLevel } from "./log.js";
 import type { RetryInfo } from "./retry.js";
-
-/** Where faultline writes its debug lines (one per attempt). Keys are masked before they get here. */
-export interface Logger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-}
 
 /** Per-call overrides, accepted by every resource method as its last argument. */
 export interface RequestOptions {
@@ -30,6 +29,8 @@ export interface RequestOptions {
   readonly signal?: AbortSignal | undefined;
   /** Called before each retry. If it throws, that retry is not made and the call fails with the error it was given. */
   readonly onRetry?: ((info: RetryInfo) => void) | undefined;
+  /** Called when the call must wait for a rate-limit slot, with the tier and the expected wait. */
+  readonly onRateLimitWait?: ((info: RateLimitWaitInfo) => void) | undefined;
   /** Makes a POST safe to retry after it may have reached the server; sent as `Idempotency-Key`. */
   readonly idempotencyKey?: string | undefined;
   /** Extra request headers. */
@@ -40,8 +41,19 @@ export interface RequestOptions {
 export interface ClientOptions extends RequestOptions {
   readonly apiKey?: string | undefined;
   readonly baseUrl?: string | undefined;
-  /** Receives one debug line per attempt, keys masked. Defaults to stderr when `FAULTLINE_DEBUG` is set. */
+  /**
+   * Where log lines go, keys masked [stderr]: one per attempt at `debug`, rate-limit waits at `info`, circuit
+   * changes and store fallbacks at `warn`. A logger you pass gets every level unless `logLevel` says otherwise.
+   */
   readonly logger?: Logger | undefined;
+  /** How much is logged [env `FAULTLINE_LOG`; `debug` with `FAULTLINE_DEBUG=1` or a logger given; else `warn`]. */
+  readonly logLevel?: LogLevel | undefined;
+  /** The rate-limit governor, on by default: `false` turns it off; `{ store, tiers }` shares or resizes it. */
+  readonly rateLimit?: RateLimitOptions | false | undefined;
+  /** The client's retry budget, on by default (500 tokens, a retry costs 5): `false` turns it off. */
+  readonly retryBudget?: RetryBudgetOptions | false | undefined;
+  /** The circuit breaker per base URL, on by default (opens after 10 failed calls in a row): `false` turns it off. */
+  readonly circuitBreaker?: CircuitBreakerOptions | false | undefined;
 }
 
 /** Every per-call setting with its value decided: what the transport reads on each call. */
@@ -54,6 +66,7 @@ export interface CallSettings {
   readonly dispatcher: Dispatcher | undefined;
   readonly signal: AbortSignal | undefined;
   readonly onRetry: ((info: RetryInfo) => void) | undefined;
+  readonly onRateLimitWait: ((info: RateLimitWaitInfo) => void) | undefined;
   readonly idempotencyKey: string | undefined;
   readonly headers: Readonly<Record<string, string>> | undefined;
 }
@@ -71,6 +84,7 @@ export const DEFAULT_SETTINGS: CallSettings = {
   dispatcher: undefined,
   signal: undefined,
   onRetry: undefined,
+  onRateLimitWait: undefined,
   idempotencyKey: undefined,
   headers: undefined,
 };
@@ -98,6 +112,7 @@ const REQUEST_CHECKS: Readonly<Record<keyof RequestOptions, Check>> = {
       : "an undici Dispatcher (an Agent, Pool, ProxyAgent...)",
   signal: (v) => (v instanceof AbortSignal ? undefined : "an AbortSignal"),
   onRetry: (v) => (typeof v === "function" ? undefined : "a function"),
+  onRateLimitWait: (v) => (typeof v === "function" ? undefined : "a function"),
   idempotencyKey: (v) =>
     typeof v === "string" && /^[\x21-\x7e]{1,255}$/.test(v) ? undefined : "1 to 255 visible ASCII characters",
   headers: checkHeaders,
@@ -117,15 +132,43 @@ export function checkRequestOptions(options: RequestOptions): void {
   }
 }
 
-/** Checks a client's common options (the per-call ones, the logger and the base URL; keys are checked apart). */
+/** The options only a client takes, apart from the per-call ones it also sets defaults for. */
+export const CLIENT_ONLY = ["apiKey", "baseUrl", "logger", "logLevel", "rateLimit", "retryBudget", "circuitBreaker"] as const;
+
+const positiveInteger = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 1;
+const positiveNumber = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v) && v > 0;
+const nonNegativeNumber = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v) && v >= 0;
+
+/** Checks a client's options (keys and base URLs are checked where they are read, with their source). */
 export function checkClientOptions(options: ClientOptions): void {
   if (options === null || typeof options !== "object") {
     throw new InvalidArgumentError(`Client options must be an object, got ${shown(options)}`);
   }
-  const { apiKey: _key, baseUrl: _base, logger, ...request } = options;
+  const { apiKey: _key, baseUrl: _base, logger, logLevel, rateLimit, retryBudget, circuitBreaker, ...request } = options;
   checkRequestOptions(request);
-  if (logger !== undefined && (logger === null || typeof logger !== "object" || typeof logger.debug !== "function")) {
-    throw invalid("logger", "an object with a debug(message, fields) method", logger);
+  const levels = ["error", "warn", "info", "debug"] as const;
+  if (logger !== undefined && (logger === null || typeof logger !== "object" || levels.some((l) => logger[l] !== undefined && typeof logger[l] !== "function"))) {
+    throw invalid("logger", "an object with error, warn, info and debug methods (each optional), such as console", logger);
+  }
+  if (logLevel !== undefined && !(LOG_LEVELS as readonly unknown[]).includes(logLevel)) throw invalid("logLevel", `one of ${LOG_LEVELS.join(", ")}`, logLevel);
+  checkShape("rateLimit", rateLimit, {
+    store: (v) => v !== null && typeof v === "object" && typeof (v as { take?: unknown }).take === "function" && typeof (v as { observe?: unknown }).observe === "function",
+    tiers: (v) =>
+      v !== null &&
+      typeof v === "object" &&
+      Object.values(v).every((t: unknown) => t !== null && typeof t === "object" && positiveInteger((t as { limit?: unknown }).limit) && positiveNumber((t as { windowMs?: unknown }).windowMs)),
+  }, "false, or { store?: a RateLimitStore, tiers?: { [tier]: { limit: a whole number >= 1, windowMs: ms > 0 } } }");
+  checkShape("retryBudget", retryBudget, { capacity: nonNegativeNumber, retryCost: nonNegativeNumber, timeoutCost: nonNegativeNumber, successReward: nonNegativeNumber }, "false, or { capacity?, retryCost?, timeoutCost?, successReward? }, each a number >= 0");
+  checkShape("circuitBreaker", circuitBreaker, { failureThreshold: positiveInteger, openMs: positiveNumber, maxOpenMs: positiveNumber }, "false, or { failureThreshold?: a whole number >= 1, openMs?: ms > 0, maxOpenMs?: ms > 0 }");
+}
+
+/** `false`, undefined, or an object whose given fields each pass their check. */
+function checkShape(name: string, value: unknown, fields: Readonly<Record<string, (v: unknown) => boolean>>, expected: string): void {
+  if (value === undefined || value === false) return;
+  if (value === null || typeof value !== "object") throw invalid(name, expected, value);
+  for (const [field, item] of Object.entries(value)) {
+    const check = fields[field];
+    if (item !== undefined && check !== undefined && !check(item)) throw invalid(`${name}.${field}`, expected, item);
   }
 }
 
@@ -135,7 +178,8 @@ export function checkClientOptions(options: ClientOptions): void {
  */
 export function resolveSettings(base: CallSettings, overrides: RequestOptions): CallSettings {
   const out: Record<string, unknown> = { ...base };
-  for (const [name, value] of Object.entries(overrides)) if (value !== undefined) out[name] = value;
+  // Only the per-call settings: a client's own options (`workspace`, ...) are not the transport's.
+  for (const [name, value] of Object.entries(overrides)) if (value !== undefined && Object.hasOwn(DEFAULT_SETTINGS, name)) out[name] = value;
   if (base.headers !== undefined && overrides.headers !== undefined) out["headers"] = { ...base.headers, ...overrides.headers };
   return out as unknown as CallSettings;
 }

@@ -1,7 +1,10 @@
 import pRetry from "p-retry";
+import type { Breaker } from "./breaker.js";
+import type { RetryBudget, RetryKind } from "./budget.js";
 import {
   AbortedError,
   ApiError,
+  CircuitOpenError,
   ConnectionError,
   FaultlineError,
   TimeoutError,
@@ -109,13 +112,41 @@ function isAttemptTimeout(error: TimeoutError): boolean {
   return (error as { [ATTEMPT_TIMEOUT]?: boolean })[ATTEMPT_TIMEOUT] === true;
 }
 
-export interface RetryBudget {
+/** What bounds a call's retries: its own limits, and the client's retry budget and circuit breaker. */
+export interface RetryLimits {
   readonly maxRetries: number;
   readonly maxRetryAfterMs: number;
   /** Absolute time (ms since epoch) past which no retry may start. */
   readonly deadlineAt: number | undefined;
   readonly signal: AbortSignal | undefined;
   readonly onRetry: ((info: RetryInfo) => void) | undefined;
+  /** The client's shared retry budget: a retry it cannot pay for is not made. */
+  readonly budget?: RetryBudget | undefined;
+  /** The base URL's breaker: no retry is made while its circuit is open. */
+  readonly breaker?: Pick<Breaker, "admitsRetry"> | undefined;
+}
+
+/** Errors raised before anything was sent (no slot, an open circuit) carry this mark: they count no attempt. */
+export const NOTHING_SENT = Symbol("faultline.nothingSent");
+
+export function markNothingSent<E extends FaultlineError>(error: E): E {
+  Object.defineProperty(error, NOTHING_SENT, { value: true });
+  return error;
+}
+
+const BUDGET_HINT = "Not retried: the client's retry budget is spent, as the service has been failing; it refills as calls succeed.";
+const CIRCUIT_HINT = "Not retried: the service's circuit is open, as it has been failing.";
+
+/** What a retry after `error` costs the budget: a wait the server asked for with its own Retry-After costs nothing. */
+function retryKind(error: FaultlineError): RetryKind {
+  if (error instanceof ApiError && error.status === 429 && error.retryAfterMs !== undefined) return "invited";
+  return error instanceof TimeoutError ? "timeout" : "retry";
+}
+
+/** Adds why a retry was refused to the error's hint; `retryable` keeps what the server said. */
+function withHint<E extends FaultlineError>(error: E, hint: string): E {
+  Object.defineProperty(error, "hint", { value: error.hint === undefined ? hint : `${hint} ${error.hint}`, enumerable: true, configurable: true });
+  return error;
 }
 
 /**
@@ -126,39 +157,57 @@ export interface RetryBudget {
 export async function runWithRetry<T>(
   attempt: (attemptNumber: number) => Promise<T>,
   facts: AttemptFacts,
-  budget: RetryBudget,
+  limits: RetryLimits,
 ): Promise<T> {
   let attempts = 0;
-  const maxRetries = Math.max(0, Math.floor(budget.maxRetries));
+  let spent = 0;
+  /** The last failure of an attempt that was sent: what the call ends with if a retry is refused before sending. */
+  let lastSent: FaultlineError | undefined;
+  const maxRetries = Math.max(0, Math.floor(limits.maxRetries));
   const next = (): Promise<T> => {
-    if (budget.signal?.aborted) return Promise.reject(new AbortedError());
+    if (limits.signal?.aborted) return Promise.reject(new AbortedError());
     attempts += 1;
     return attempt(attempts);
   };
   const worthAnother = async (error: unknown): Promise<boolean> => {
     if (!(error instanceof FaultlineError)) return false;
-    const decision = decideRetry(error, attempts, facts, budget.maxRetryAfterMs);
+    if ((error as { [NOTHING_SENT]?: boolean })[NOTHING_SENT] !== true) lastSent = error;
+    const decision = decideRetry(error, attempts, facts, limits.maxRetryAfterMs);
     if (!decision.retry) return false;
-    if (budget.deadlineAt !== undefined && Date.now() + decision.delayMs >= budget.deadlineAt) return false;
+    if (limits.deadlineAt !== undefined && Date.now() + decision.delayMs >= limits.deadlineAt) return false;
+    if (limits.breaker !== undefined && !limits.breaker.admitsRetry()) {
+      withHint(error, CIRCUIT_HINT);
+      return false;
+    }
+    if (limits.budget !== undefined) {
+      const cost = limits.budget.spend(retryKind(error));
+      if (cost === undefined) {
+        withHint(error, BUDGET_HINT);
+        return false;
+      }
+      spent += cost;
+    }
     try {
-      budget.onRetry?.({ attempt: attempts + 1, delayMs: decision.delayMs, error: withAttempts(error, attempts) });
+      limits.onRetry?.({ attempt: attempts + 1, delayMs: decision.delayMs, error: withAttempts(error, attempts) });
     } catch {
       // A hook that throws vetoes the retry: the call ends with the failure the hook was told about,
       // not with the hook's own error dressed up as a network failure.
       return false;
     }
-    await sleep(decision.delayMs, budget.signal);
+    await sleep(decision.delayMs, limits.signal);
     // A late timer or a stalled event loop can carry the wait past the deadline: start nothing then.
-    return budget.deadlineAt === undefined || Date.now() < budget.deadlineAt;
+    return limits.deadlineAt === undefined || Date.now() < limits.deadlineAt;
   };
   try {
     // The first attempt runs on its own: most calls succeed at once, and need none of p-retry's bookkeeping.
     try {
-      return await next();
+      const result = await next();
+      limits.budget?.succeeded(0);
+      return result;
     } catch (error) {
       if (maxRetries === 0 || !(await worthAnother(error))) throw error;
     }
-    return await pRetry(next, {
+    const result = await pRetry(next, {
       retries: maxRetries - 1,
       minTimeout: 0,
       maxTimeout: 0,
@@ -166,8 +215,14 @@ export async function runWithRetry<T>(
       randomize: false,
       shouldRetry: ({ error }) => worthAnother(error),
     });
+    limits.budget?.succeeded(spent);
+    return result;
   } catch (error) {
-    throw withAttempts(toFaultlineError(error), attempts);
+    // An attempt refused before sending (no slot, an open circuit) is never retried, so it can only be the last.
+    const unsent = (error as { [NOTHING_SENT]?: boolean } | null)?.[NOTHING_SENT] === true;
+    // A retry that met a circuit opened while it waited: the call ends with what the service last said.
+    if (unsent && error instanceof CircuitOpenError && lastSent !== undefined) throw withAttempts(withHint(lastSent, CIRCUIT_HINT), attempts - 1);
+    throw withAttempts(toFaultlineError(error), unsent ? attempts - 1 : attempts);
   }
 }
 

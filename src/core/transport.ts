@@ -3,32 +3,39 @@ import { Agent, request } from "undici";
 import type * as z from "zod";
 import { APIPromise, type ApiResponse } from "./api-promise.js";
 import { ACCEPT_ENCODING, BodyProblem, readBody, type ResponseBody } from "./body.js";
+import { Breaker, type CircuitBreakerOptions, type CircuitState, type Outcome, type Permit } from "./breaker.js";
+import { RetryBudget, type RetryBudgetOptions, type RetryBudgetState } from "./budget.js";
 import type { Dialect } from "./dialect.js";
 import { apiErrorFrom } from "./error-response.js";
 import {
   AbortedError,
+  ApiError,
+  ConnectionError,
   FaultlineError,
   InvalidArgumentError,
   ResponseTooLargeError,
   ResponseValidationError,
+  TimeoutError,
   codeFor,
   createApiError,
-  type ApiError,
 } from "./errors.js";
 import { connectionFailure, errorCode, isUndiciTimeout, timeoutFailure, type AttemptContext } from "./failures.js";
+import { Governor, type RateLimitOptions, type Ticket } from "./governor/governor.js";
+import type { TierPolicy } from "./governor/store.js";
 import { flattenHeaders, parseRateLimit, type RawHeaders } from "./headers.js";
 import {
   DEFAULT_SETTINGS,
   checkRequestOptions,
   resolveSettings,
   type CallSettings,
-  type Logger,
   type RequestOptions,
 } from "./options.js";
+import { Log } from "./log.js";
 import { Redactor } from "./redact.js";
-import { isRetryable, runWithRetry } from "./retry.js";
+import { ATTEMPT_TIMEOUT, isRetryable, markNothingSent, runWithRetry } from "./retry.js";
 
-export type { ClientOptions, Logger, RequestOptions } from "./options.js";
+export type { ClientOptions, RequestOptions } from "./options.js";
+export type { Logger } from "./log.js";
 
 /** Error bodies are read to this many (decoded) bytes; the rest is discarded unread. */
 export const ERROR_BODY_CAP = 64 * 1024;
@@ -68,9 +75,36 @@ export interface RequestSpec<T> {
   readonly finalStatuses?: readonly number[] | undefined;
 }
 
+/** How an API's calls fall into rate-limit tiers, and the tier sizes it documents. */
+export interface RateTiers {
+  /** The tier a call counts in; `undefined` for calls the API does not count (a health check). */
+  tierOf(spec: RequestSpec<unknown>): string | undefined;
+  /** The documented sizes; a tier missing here is paced from 429s only. */
+  readonly documented: Readonly<Record<string, TierPolicy>>;
+}
+
+/**
+ * What a client and every client `withOptions` derives from it share: the connection pool, and each base
+ * URL's circuit breaker and retry budget.
+ */
+export class TransportShared {
+  agent: Agent | undefined;
+  readonly breakers = new Map<string, Breaker>();
+  readonly budgets = new Map<string, RetryBudget>();
+}
+
 export interface TransportConfig {
   readonly baseUrl: string;
   readonly dialect: Dialect;
+  /** The API key, hashed into rate-limit keys (never stored). */
+  readonly apiKey?: string | undefined;
+  readonly rateTiers?: RateTiers | undefined;
+  /** The governor's settings; `false` turns it off. */
+  readonly rateLimit?: RateLimitOptions | false | undefined;
+  readonly retryBudget?: RetryBudgetOptions | false | undefined;
+  readonly circuitBreaker?: CircuitBreakerOptions | false | undefined;
+  /** State shared with the client this one was derived from (`withOptions`). */
+  readonly shared?: TransportShared | undefined;
   /** Values to mask wherever they appear. */
   readonly secrets: ReadonlyArray<string | undefined>;
   /** Credentials sent as headers on every request (`Authorization: Bearer ...`). */
@@ -78,7 +112,8 @@ export interface TransportConfig {
   /** Credentials sent as query parameters on every request (Roboflow's `api_key`). */
   readonly authQuery?: Readonly<Record<string, string>> | undefined;
   readonly defaults: RequestOptions;
-  readonly logger?: Logger | undefined;
+  /** Where log lines go [nowhere]. */
+  readonly log?: Log | undefined;
   readonly userAgent: string;
 }
 
@@ -100,6 +135,15 @@ interface Call<T> {
   readonly deadlineAt: number | undefined;
   /** Whether sending the request twice is harmless: an idempotent method, or an `Idempotency-Key`. */
   readonly repeatable: boolean;
+  /** The base URL's origin: what breakers, budgets and rate-limit tiers are kept by. */
+  readonly origin: string;
+  /** The rate-limit tier the call counts in, when it counts in one. */
+  readonly tier: string | undefined;
+  readonly breaker: Breaker | undefined;
+  /** Ms spent waiting for rate-limit slots, over all attempts. */
+  queuedMs: number;
+  /** Whether the last attempt was the breaker's probe (its outcome is then already recorded). */
+  probed: boolean;
 }
 
 /**
@@ -108,15 +152,25 @@ interface Call<T> {
  */
 export class Transport {
   readonly redactor: Redactor;
+  readonly shared: TransportShared;
   readonly #config: TransportConfig;
   readonly #settings: CallSettings;
-  #agent: Agent | undefined;
+  readonly #governor: Governor | undefined;
+  readonly #log: Log;
+  readonly #origins = new Map<string, string>();
 
   constructor(config: TransportConfig) {
     this.#config = config;
     this.redactor = new Redactor(config.secrets);
+    this.shared = config.shared ?? new TransportShared();
+    this.#log = config.log ?? new Log(undefined, "off");
     checkRequestOptions(config.defaults);
     this.#settings = resolveSettings(DEFAULT_SETTINGS, config.defaults);
+    const tiers = config.rateTiers;
+    this.#governor =
+      config.rateLimit === false || tiers === undefined
+        ? undefined
+        : new Governor(config.dialect.name, config.apiKey, tiers.documented, config.rateLimit);
   }
 
   /** Sends a call under the retry policy and resolves to its validated data. */
@@ -126,14 +180,41 @@ export class Transport {
 
   /** Closes the client's own connection pool (a user's dispatcher is left alone); later calls open a new one. */
   async close(): Promise<void> {
-    const agent = this.#agent;
-    this.#agent = undefined;
+    const agent = this.shared.agent;
+    this.shared.agent = undefined;
     await agent?.close();
+  }
+
+  /** The circuit state of `url`'s origin (the client's base URL when none is given). */
+  circuitState(url?: string): CircuitState {
+    const breaker = this.shared.breakers.get(this.#origin(url ?? this.#config.baseUrl));
+    return breaker?.state() ?? { state: "closed", failures: 0, openedAt: undefined, probeAt: undefined };
+  }
+
+  /** The retry budget of `url`'s origin (the client's base URL when none is given). */
+  retryBudgetState(url?: string): RetryBudgetState | undefined {
+    if (this.#config.retryBudget === false) return undefined;
+    return this.#budget(this.#origin(url ?? this.#config.baseUrl)).state();
   }
 
   async #send<T>(spec: RequestSpec<T>, options: RequestOptions | undefined): Promise<ApiResponse<T>> {
     const call = this.#prepare(spec, options);
-    const { settings } = call;
+    let response: ApiResponse<T>;
+    try {
+      response = await this.#retried(call);
+    } catch (error) {
+      // The breaker counts calls the retries could not save, not attempts: faults that retries absorb
+      // (30 % of requests, say) never look like an outage, however they cluster.
+      if (!call.probed) call.breaker?.record(outcomeOf(error), "normal");
+      throw error;
+    }
+    if (!call.probed) call.breaker?.record("success", "normal");
+    // Only a call that waited has anything to add: the response object is otherwise handed on as built.
+    return call.queuedMs === 0 ? response : { ...response, queuedMs: call.queuedMs };
+  }
+
+  #retried<T>(call: Call<T>): Promise<ApiResponse<T>> {
+    const { spec, settings } = call;
     return runWithRetry(
       (attempt) => this.#attempt(call, attempt),
       {
@@ -148,6 +229,8 @@ export class Transport {
         deadlineAt: call.deadlineAt,
         signal: settings.signal,
         onRetry: settings.onRetry,
+        budget: this.#config.retryBudget === false ? undefined : this.#budget(call.origin),
+        breaker: call.breaker,
       },
     );
   }
@@ -161,7 +244,13 @@ export class Transport {
     }
     const url = this.#url(spec);
     const headers = this.#headers(spec, settings);
+    const origin = this.#origin(spec.baseUrl ?? this.#config.baseUrl);
     return {
+      origin,
+      tier: this.#governor === undefined ? undefined : this.#config.rateTiers?.tierOf(spec),
+      breaker: this.#config.circuitBreaker === false ? undefined : this.#breaker(origin),
+      queuedMs: 0,
+      probed: false,
       spec,
       settings,
       url,
@@ -174,7 +263,45 @@ export class Transport {
     };
   }
 
+  /**
+   * One attempt, as a pipeline: an open circuit refuses it, the governor hands it a slot (waiting if it
+   * must), the breaker lets it through (as the probe, when half-open), it is sent, and what came back is
+   * learnt by the governor (and, for a probe, decides the circuit).
+   */
   async #attempt<T>(call: Call<T>, attempt: number): Promise<ApiResponse<T>> {
+    const { breaker, tier, spec } = call;
+    let ticket: Ticket | undefined;
+    let permit: Permit = "normal";
+    try {
+      breaker?.check(spec.method, call.shownUrl, attempt - 1);
+      if (tier !== undefined && this.#governor !== undefined) {
+        const slot = this.#governor.acquire(tier, call.origin, this.#waitLimits(call, attempt));
+        ticket = slot instanceof Promise ? await slot : slot;
+        call.queuedMs += ticket.queuedMs;
+      }
+      if (breaker !== undefined) permit = breaker.allow(spec.method, call.shownUrl, attempt - 1);
+    } catch (error) {
+      throw markNothingSent(error as FaultlineError);
+    }
+    call.probed = permit === "probe";
+    try {
+      const response = await this.#sendOnce(call, attempt);
+      if (call.probed) breaker?.record("success", permit);
+      if (ticket !== undefined) this.#governor?.observe(ticket, { status: response.status, ...response.rateLimit });
+      return response;
+    } catch (error) {
+      if (call.probed) breaker?.record(outcomeOf(error), permit);
+      if (ticket !== undefined) {
+        const status = (error as { status?: number }).status;
+        const facts = error instanceof ApiError ? { ...error.rateLimit, retryAfterMs: error.retryAfterMs } : {};
+        this.#governor?.observe(ticket, { status, ...facts });
+      }
+      throw error;
+    }
+  }
+
+  /** Sends one request with undici, bounded by the attempt's timeout, and reads its answer into data or a typed error. */
+  async #sendOnce<T>(call: Call<T>, attempt: number): Promise<ApiResponse<T>> {
     const { spec, settings } = call;
     const started = Date.now();
     const context: AttemptContext = {
@@ -218,11 +345,11 @@ export class Transport {
       // A cut can fall inside a secret the server echoed: its first half would escape masking.
       if (!ok) throw this.#apiError(call, attempt, answered, responseHeaders, truncated ? this.redactor.truncatedText(text) : text);
       const success = this.#success(call, attempt, answered, responseHeaders, text);
-      this.#log(call, attempt, started, answered);
+      this.#logAttempt(call, attempt, started, answered);
       return success;
     } catch (error) {
       const failure = error instanceof FaultlineError ? error : this.#noResponse(context, error, controller.signal, byDeadline);
-      this.#log(call, attempt, started, status, failure.code, failure === error ? undefined : errorCode(error));
+      this.#logAttempt(call, attempt, started, status, failure.code, failure === error ? undefined : errorCode(error));
       throw failure;
     } finally {
       clearTimeout(timer);
@@ -304,6 +431,7 @@ export class Transport {
       requestId: headers["x-request-id"],
       rateLimit: parseRateLimit(headers),
       attempts: attempt,
+      queuedMs: 0,
     };
   }
 
@@ -389,27 +517,84 @@ export class Transport {
   }
 
   #pool(): Agent {
-    this.#agent ??= new Agent({ connections: POOL_CONNECTIONS, keepAliveTimeout: 10_000 });
-    return this.#agent;
+    this.shared.agent ??= new Agent({ connections: POOL_CONNECTIONS, keepAliveTimeout: 10_000 });
+    return this.shared.agent;
+  }
+
+  /** What a wait for a rate-limit slot may spend: the call's deadline, its `maxRetryAfter`, its signal. */
+  #waitLimits(call: Call<unknown>, attempt: number): Parameters<Governor["acquire"]>[2] {
+    const { settings } = call;
+    const onWait = settings.onRateLimitWait;
+    return {
+      signal: settings.signal,
+      deadlineAt: call.deadlineAt,
+      maxWaitMs: settings.maxRetryAfter,
+      attempt,
+      method: call.spec.method,
+      url: call.shownUrl,
+      onWait: (info) => {
+        this.#log.info(`faultline ${call.spec.method} ${call.shownUrl} waits ${info.waitMs} ms for a ${info.tier} slot`, { ...info });
+        onWait?.(info);
+      },
+    };
+  }
+
+  /** The origin of a base URL, remembered: the few base URLs a client has are parsed once each. */
+  #origin(base: string): string {
+    let origin = this.#origins.get(base);
+    if (origin === undefined) {
+      try {
+        origin = new URL(base).origin;
+      } catch {
+        origin = base;
+      }
+      this.#origins.set(base, origin);
+    }
+    return origin;
+  }
+
+  #breaker(origin: string): Breaker {
+    let breaker = this.shared.breakers.get(origin);
+    if (breaker === undefined) {
+      breaker = new Breaker(origin, this.#config.circuitBreaker || {}, this.#log);
+      this.shared.breakers.set(origin, breaker);
+    }
+    return breaker;
+  }
+
+  #budget(origin: string): RetryBudget {
+    let budget = this.shared.budgets.get(origin);
+    if (budget === undefined) {
+      budget = new RetryBudget(this.#config.retryBudget || {});
+      this.shared.budgets.set(origin, budget);
+    }
+    return budget;
   }
 
   /** The one debug line an attempt gets, written when it ends, whatever the outcome. A logger never fails a call. */
-  #log(call: Call<unknown>, attempt: number, started: number, status: number | undefined, code?: string, cause?: string): void {
-    const logger = this.#config.logger;
-    if (logger === undefined) return;
+  #logAttempt(call: Call<unknown>, attempt: number, started: number, status: number | undefined, code?: string, cause?: string): void {
+    const log = this.#log;
+    if (!log.enabled("debug")) return;
     const outcome = [status, code, cause].filter((part) => part !== undefined).join(" ");
-    try {
-      logger.debug(`faultline ${call.spec.method} ${call.shownUrl} -> ${outcome}`, {
-        attempt,
-        ...(status === undefined ? {} : { status }),
-        ...(code === undefined ? {} : { code }),
-        ...(cause === undefined ? {} : { cause }),
-        ms: Date.now() - started,
-      });
-    } catch {
-      // A logger that throws is the logger's problem: the call goes on as if the line had been written.
-    }
+    log.debug(`faultline ${call.spec.method} ${call.shownUrl} -> ${outcome}`, {
+      attempt,
+      ...(status === undefined ? {} : { status }),
+      ...(code === undefined ? {} : { code }),
+      ...(cause === undefined ? {} : { cause }),
+      ms: Date.now() - started,
+    });
   }
+}
+
+/**
+ * What an attempt's end says about the service: down (a 5xx that is not a deliberate refusal, no answer,
+ * an attempt that timed out), up (any other answer, 4xx included), or nothing (the caller gave up).
+ */
+function outcomeOf(error: unknown): Outcome {
+  if (error instanceof ApiError) return error.status >= 500 && error.status !== 501 && error.status !== 505 && error.status !== 507 ? "failure" : "success";
+  if (error instanceof ConnectionError) return "failure";
+  if (error instanceof TimeoutError) return (error as { [ATTEMPT_TIMEOUT]?: boolean })[ATTEMPT_TIMEOUT] === true ? "failure" : "neutral";
+  return "neutral";
 }
 
 const TIMED_OUT = Symbol("timed out");

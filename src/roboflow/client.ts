@@ -74,17 +74,17 @@ export class Roboflow extends ApiClient {
   readonly #apiKey: string | undefined;
 
   constructor(options: RoboflowOptions = {}) {
-    const { apiKey: givenKey, workspace, baseUrl, deploymentsUrl, logger, ...defaults } = options;
+    const { workspace, deploymentsUrl } = options;
     checkClientOptions(options);
-    const apiKey = checkApiKey(givenKey, "apiKey") ?? checkApiKey(process.env["ROBOFLOW_API_KEY"], "ROBOFLOW_API_KEY");
-    const base = baseUrlFrom(baseUrl, "ROBOFLOW_BASE_URL", ROBOFLOW_BASE_URL);
-    super({
+    const apiKey = checkApiKey(options.apiKey, "apiKey") ?? checkApiKey(process.env["ROBOFLOW_API_KEY"], "ROBOFLOW_API_KEY");
+    const base = baseUrlFrom(options.baseUrl, "ROBOFLOW_BASE_URL", ROBOFLOW_BASE_URL);
+    super(options, {
       baseUrl: base,
       dialect: roboflowDialect,
-      secrets: [apiKey],
+      apiKey,
       authQuery: apiKey === undefined ? undefined : { api_key: apiKey },
-      defaults,
-      logger,
+      // Roboflow publishes no limits: each service is paced from its own 429s.
+      rateTiers: { tierOf: (spec) => spec.service ?? "api", documented: {} },
     });
     this.#apiKey = apiKey;
     this.baseUrl = base;

@@ -27,6 +27,14 @@ export const FAULT_NAMES: readonly FaultName[] = [
 /** Fault rates by name: 0.1 injects that fault into about one request in ten. */
 export type FaultRates = Partial<Record<FaultName, number>>;
 
+/** An outage: every request fails the same way for a while. */
+export interface OutageOptions {
+  /** How every request fails: an error status in the API's own body form, or a reset connection. */
+  readonly status: 500 | 502 | 503 | 504 | "reset";
+  /** How long it lasts, in ms [until `outage(false)`]. */
+  readonly forMs?: number | undefined;
+}
+
 /** Which requests a queued fault applies to. */
 export interface InjectOptions {
   /** How many matching requests get it: a positive integer, or `Infinity` for every one from now on [1]. */
@@ -49,6 +57,7 @@ export class FaultPlan {
   #rates: FaultRates;
   readonly #random: () => number;
   readonly #queue: Queued[] = [];
+  #outage: { readonly status: OutageOptions["status"]; readonly until: number } | undefined;
 
   constructor(rates: FaultRates, seed: number) {
     this.#rates = validRates(rates);
@@ -67,6 +76,26 @@ export class FaultPlan {
       throw new RangeError(`A fault's count must be a positive integer or Infinity, got ${String(count)}`);
     }
     this.#queue.push({ fault, remaining: count, method: options.method?.toUpperCase(), path: options.path });
+  }
+
+  /** Starts an outage (or ends one, with `false`); it takes precedence over every other fault. */
+  outage(options: OutageOptions | false): void {
+    if (options === false) {
+      this.#outage = undefined;
+      return;
+    }
+    const { status, forMs = Infinity } = options;
+    if (![500, 502, 503, 504, "reset"].includes(status)) throw new RangeError(`An outage fails with 500, 502, 503, 504 or "reset", not ${String(status)}`);
+    if (!(forMs > 0)) throw new RangeError(`An outage lasts a positive number of ms, not ${String(forMs)}`);
+    this.#outage = { status, until: Date.now() + forMs };
+  }
+
+  /** How the current outage fails a request, if one is on (by the real clock: clients measure it in real time). */
+  outageNow(): OutageOptions["status"] | undefined {
+    if (this.#outage === undefined) return undefined;
+    if (Date.now() < this.#outage.until) return this.#outage.status;
+    this.#outage = undefined;
+    return undefined;
   }
 
   draw(request: EmulatorRequest): FaultName | undefined {

@@ -6,7 +6,7 @@ export {
   type StartAnyformatOptions,
   type StartRoboflowOptions,
 } from "./server.js";
-export { FAULT_NAMES, type FaultName, type FaultRates, type InjectOptions } from "./faults.js";
+export { FAULT_NAMES, type FaultName, type FaultRates, type InjectOptions, type OutageOptions } from "./faults.js";
 export { createMswHandlers, type MswHandlersOptions } from "./msw.js";
 export {
   ANYFORMAT_EMULATOR_KEY,

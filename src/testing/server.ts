@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { createAnyformatApp, type AnyformatApp, type AnyformatEmulatorOptions } from "./anyformat/app.js";
 import { createRoboflowApp, type RoboflowApp, type RoboflowEmulatorOptions } from "./roboflow/app.js";
 import { ROBOFLOW_HTML_502 } from "./roboflow/responses.js";
-import { FaultPlan, type FaultName, type FaultRates, type InjectOptions } from "./faults.js";
+import { FaultPlan, type FaultName, type FaultRates, type InjectOptions, type OutageOptions } from "./faults.js";
 import type { Clock, EmulatorApp, EmulatorRequest, EmulatorResponse } from "./types.js";
 
 /** One request the emulator saw, credentials masked. */
@@ -14,8 +14,8 @@ export interface EmulatorLogEntry {
   readonly headers: Readonly<Record<string, string>>;
   /** The status answered; `undefined` when the connection was cut instead. */
   readonly status: number | undefined;
-  /** The fault injected into this request, if any. */
-  readonly fault: FaultName | undefined;
+  /** The fault injected into this request, if any (`"outage"` while an outage is on). */
+  readonly fault: FaultName | "outage" | undefined;
   /** True when an `Idempotency-Key` matched an earlier request and its answer was replayed. */
   readonly replayed: boolean;
   /** When it was answered or cut (a held request: when it arrived), by the emulator's clock, in ms. */
@@ -67,6 +67,16 @@ export interface Emulator<A extends EmulatorApp = EmulatorApp> {
   inject(fault: FaultName, options?: InjectOptions): void;
   /** Replaces the fault rates. */
   setFaults(faults: FaultRates): void;
+  /**
+   * Starts an outage: every request fails with `status` (in the API's own error form) or a reset connection,
+   * for `forMs` (by the real clock) or until `outage(false)`. It takes precedence over every other fault.
+   *
+   * @example
+   * ```ts
+   * emu.outage({ status: 503, forMs: 5_000 }); // down for five seconds, then back
+   * ```
+   */
+  outage(options: OutageOptions | false): void;
   /** Stops the server and cuts open connections. */
   close(): Promise<void>;
 }
@@ -144,7 +154,8 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Emul
     };
     const current = app;
     if (current === undefined) return;
-    const fault = plan.draw(request);
+    const down = plan.outageNow();
+    const fault: FaultName | "outage" | undefined = down === undefined ? plan.draw(request) : "outage";
     let entry: { -readonly [K in keyof EmulatorLogEntry]: EmulatorLogEntry[K] } | undefined;
     const log = (status: number | undefined, replayed = false): void => {
       if (entry !== undefined) {
@@ -182,6 +193,16 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Emul
         });
       });
       if (res.destroyed || res.writableEnded) return log(undefined);
+    }
+    if (down === "reset") {
+      log(undefined);
+      req.socket.destroy();
+      return;
+    }
+    if (down !== undefined) {
+      const answer = down === 504 ? current.fault("gatewayTimeout", request) : { ...current.fault("serverError", request), status: down };
+      log(answer.status);
+      return send(res, answer);
     }
     if (fault === "htmlBadGateway") {
       log(502);
@@ -245,6 +266,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Emul
     app,
     inject: (fault, injectOptions) => plan.inject(fault, injectOptions),
     setFaults: (faults) => plan.setRates(faults),
+    outage: (options) => plan.outage(options),
     close: async () => {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();

@@ -273,7 +273,8 @@ describe("Anyformat client: rate limits and server errors", () => {
 
   it("throws RateLimitedError at once, with the rate-limit headers, when the limiter's Retry-After is over maxRetryAfter", async () => {
     // A 1-request window: the first call spends it; the next one meets a 429 asking for 60 s.
-    const { emu, af } = await setup({ maxRetries: 1, maxRetryAfter: 2_000 }, { rateLimits: { general: 1, submission: 1, windowMs: 60_000 } });
+    // The governor would refuse the second call before sending (see test/core/governor): off, the server's own 429 is met.
+    const { emu, af } = await setup({ maxRetries: 1, maxRetryAfter: 2_000, rateLimit: false }, { rateLimits: { general: 1, submission: 1, windowMs: 60_000 } });
     await af.workflows.list();
     const error = await failure(af.webhooks.list());
     expect(error).toBeInstanceOf(RateLimitedError);
@@ -287,7 +288,7 @@ describe("Anyformat client: rate limits and server errors", () => {
 
   it("throws RateLimitedError with rateLimit and retryAfterMs from the last 429 once every retry is spent", async () => {
     // Two injected 429s (50 ms each) use up the retries; the third attempt meets the real limiter's 429.
-    const { emu, af } = await setup({ maxRetries: 2, maxRetryAfter: 1_000 }, { rateLimits: { general: 1, submission: 1, windowMs: 60_000 } });
+    const { emu, af } = await setup({ maxRetries: 2, maxRetryAfter: 1_000, rateLimit: false }, { rateLimits: { general: 1, submission: 1, windowMs: 60_000 } });
     await af.webhooks.list();
     emu.inject("rateLimit", { count: 2 });
     const retries: number[] = [];
@@ -303,16 +304,17 @@ describe("Anyformat client: rate limits and server errors", () => {
     expectMasked(error);
   });
 
-  it("counts run/ in the submission tier apart from the general tier", async () => {
+  it("counts run/ in the submission tier apart from the general tier, and refuses a run with no slot before sending it", async () => {
     const { emu, af } = await setup({ maxRetryAfter: 100 }, { rateLimits: { general: 100, submission: 1, windowMs: 60_000 } });
     const wf = await invoiceWorkflow(af);
     await af.workflows.run(wf.id, { text: "one" });
     const error = await failure(af.workflows.run(wf.id, { text: "two" }));
     expect(error).toBeInstanceOf(RateLimitedError);
     expect((error as RateLimitedError).rateLimit?.limit).toBe(1);
+    expect((error as RateLimitedError).attempts).toBe(0);
     const { rateLimit } = await af.workflows.get(wf.id).withResponse();
     expect(rateLimit).toEqual({ limit: 100, remaining: 98, resetMs: 60_000 });
-    expect(statuses(emu)).toEqual([201, 202, 429, 200]);
+    expect(statuses(emu)).toEqual([201, 202, 200]);
   });
 
   it("retries a 500 and succeeds when the next answer is good", async () => {

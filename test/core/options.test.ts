@@ -42,7 +42,13 @@ const BAD: Array<[string, unknown, RegExp]> = [
   ["baseUrl", "https://api.example.com/?token=1", /baseUrl.*without query or fragment/],
   ["baseUrl", "https://api.example.com/#top", /baseUrl.*without query or fragment/],
   ["baseUrl", 42, /baseUrl.*got 42/],
-  ["logger", { info: () => undefined }, /logger: expected an object with a debug/],
+  ["logger", { debug: "loud" }, /logger: expected an object with error, warn, info and debug methods/],
+  ["logLevel", "verbose", /logLevel: expected one of off, error, warn, info, debug, got "verbose"/],
+  ["rateLimit", { tiers: { submission: { limit: 0, windowMs: 1000 } } }, /rateLimit.tiers/],
+  ["rateLimit", { store: {} }, /rateLimit.store/],
+  ["retryBudget", { capacity: -1 }, /retryBudget.capacity/],
+  ["circuitBreaker", { failureThreshold: 0 }, /circuitBreaker.failureThreshold/],
+  ["circuitBreaker", true, /circuitBreaker: expected false, or/],
 ];
 
 describe("client options", () => {
@@ -126,7 +132,7 @@ describe("API keys", () => {
 });
 
 describe("per-call options", () => {
-  it.each(BAD.filter(([name]) => !["baseUrl", "logger"].includes(name)))(
+  it.each(BAD.filter(([name]) => !["baseUrl", "logger", "logLevel", "rateLimit", "retryBudget", "circuitBreaker"].includes(name)))(
     "refuses %s = %s when the call starts, and sends nothing",
     async (name, value, message) => {
       const server = await scripted(OK);

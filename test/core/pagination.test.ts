@@ -11,7 +11,7 @@ function pages(total: number, size: number, options: { stuck?: boolean } = {}) {
     const results = Array.from({ length: total }, (_, i) => i).slice((n - 1) * size, n * size);
     const data = { count: total, page: n, page_size: size, results, extra: "kept" };
     return new APIPromise(
-      Promise.resolve({ data, status: 200, headers: {}, requestId: undefined, rateLimit: undefined, attempts: 1 }),
+      Promise.resolve({ data, status: 200, headers: {}, requestId: undefined, rateLimit: undefined, attempts: 1, queuedMs: 0 }),
     );
   };
   return { load, asked };

@@ -21,6 +21,7 @@ import {
   ServerError,
   TimeoutError,
 } from "../../src/core/errors.js";
+import { Log } from "../../src/core/log.js";
 import { ERROR_BODY_CAP, Transport, type RequestOptions } from "../../src/core/transport.js";
 import { roboflowDialect } from "../../src/roboflow/dialect.js";
 import { closedPort, rejectionOf, send, startServer, type LoopbackServer } from "../helpers/server.js";
@@ -220,7 +221,7 @@ describe.each([
         authHeaders: { authorization: `Bearer ${KEY}` },
         authQuery: { api_key: KEY },
         defaults: { maxRetries: 0 },
-        logger: { debug: (message, fields) => lines.push(`${message} ${JSON.stringify(fields ?? {})}`) },
+        log: new Log({ debug: (message, fields) => lines.push(`${message} ${JSON.stringify(fields ?? {})}`) }, "debug"),
         userAgent: "faultline-test",
       });
     ctx = { transport: make(server.url), refused: make(`http://127.0.0.1:${await closedPort()}`), lines };

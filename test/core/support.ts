@@ -8,7 +8,8 @@ import { performance } from "node:perf_hooks";
 import { afterEach } from "vitest";
 import * as z from "zod";
 import { anyformatDialect } from "../../src/anyformat/dialect.js";
-import { Transport, type Logger, type RequestOptions, type RequestSpec } from "../../src/core/transport.js";
+import { Log, type Logger } from "../../src/core/log.js";
+import { Transport, type RequestOptions, type RequestSpec } from "../../src/core/transport.js";
 import { send, startServer, type LoopbackServer, type Reply } from "../helpers/server.js";
 
 export const KEY = "sk-test-4b1d-canary";
@@ -87,7 +88,7 @@ export function client(baseUrl: string, config: ClientConfig = {}): Transport {
     authHeaders: { authorization: `Bearer ${KEY}` },
     authQuery,
     defaults,
-    logger,
+    log: logger === undefined ? undefined : new Log(logger, "debug"),
     userAgent: "faultline-test",
   });
   closeAfterTest(() => transport.close());

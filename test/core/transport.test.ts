@@ -140,7 +140,7 @@ describe("a successful response", () => {
     expect(data).toBeUndefined();
   });
 
-  it("resolves withResponse() to the data, status, headers, request id, rate limit and attempts", async () => {
+  it("resolves withResponse() to the data, status, headers, request id, rate limit, attempts and time queued", async () => {
     const server = await scripted(
       apiError(503, {}, { "retry-after-ms": "5" }),
       json(201, { ok: true }, {
@@ -160,6 +160,7 @@ describe("a successful response", () => {
       requestId: "req_abc",
       rateLimit: { limit: 100, remaining: 97, resetMs: 30_000 },
       attempts: 2,
+      queuedMs: 0,
     });
   });
 

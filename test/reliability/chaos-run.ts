@@ -37,6 +37,8 @@ export interface ChaosReport {
   /** Calls that took longer than the deadline plus the allowed slack. */
   readonly overDeadline: number;
   readonly retries: number;
+  /** How many times the circuit breaker opened: faults that retries absorb must never open it. */
+  readonly circuitOpenings: number;
 }
 
 /** How far past its deadline a call may settle on a busy machine (event-loop lag, socket teardown). */
@@ -48,8 +50,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     seed: options.seed,
     slowHeadersMs: 2_000,
     faultRetryAfterSeconds: 0.05,
-    rateLimits: false,
+    // Tiers the batch never fills: the governor learns them from the headers, as against the real API.
+    rateLimits: { general: 1_000_000, submission: 1_000_000, windowMs: 60_000 },
   });
+  let circuitOpenings = 0;
   const af = new Anyformat({
     apiKey: ANYFORMAT_EMULATOR_KEY,
     baseUrl: emu.url,
@@ -57,7 +61,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     timeout: 300,
     deadline: options.deadline,
     maxRetryAfter: 1_000,
-    logger: options.logger,
+    logger: {
+      ...options.logger,
+      warn: (message, fields) => {
+        if (/circuit .* open/.test(message)) circuitOpenings++;
+        options.logger?.warn?.(message, fields);
+      },
+    },
+    logLevel: options.logger === undefined ? "warn" : "debug",
   });
   try {
     // A few workflows to read, made before any fault is switched on.
@@ -101,7 +112,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const seen = emu.requests.slice(first);
     const faults: Record<string, number> = {};
     for (const entry of seen) if (entry.fault !== undefined) faults[entry.fault] = (faults[entry.fault] ?? 0) + 1;
-    return { tally, requests: seen.length, faults, slowestMs, overDeadline, retries };
+    return { tally, requests: seen.length, faults, slowestMs, overDeadline, retries, circuitOpenings };
   } finally {
     await af.close();
     await emu.close();
@@ -111,6 +122,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 export function describeReport(report: ChaosReport): string {
   return (
     `${report.tally.summary()}; ${report.requests} requests sent, ${report.retries} retries; ` +
-    `faults injected ${JSON.stringify(report.faults)}; slowest call ${report.slowestMs} ms`
+    `faults injected ${JSON.stringify(report.faults)}; slowest call ${report.slowestMs} ms; circuit opened ${report.circuitOpenings} times`
   );
 }

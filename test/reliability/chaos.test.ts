@@ -31,6 +31,9 @@ describe(`chaos: ${CALLS} idempotent calls through the emulator with 30 % inject
     for (const fault of Object.keys(CHAOS_FAULTS)) expect(report.faults[fault] ?? 0, `${fault} injected`).toBeGreaterThan(0);
     expect(report.retries).toBeGreaterThan(CALLS * 0.2);
     expect(report.tally.successes).toBeGreaterThan(CALLS * 0.9);
+    // The breaker must not take 30 % faults that retries absorb for an outage.
+    expect(report.circuitOpenings).toBe(0);
+    expect(report.tally.failures["CircuitOpenError"] ?? 0).toBe(0);
     expect(await leakedSince(before)).toEqual({});
   }, budget(300_000, 60_000));
 

@@ -29,8 +29,17 @@ interface Rig {
 /** Each test gets an emulator and a client of its own, so the tests can run side by side. */
 const it = test.extend<{ rig: Rig }>({
   rig: async ({}, use) => {
-    const emu = await startEmulator({ api: "anyformat", seed: 11, slowHeadersMs: 3_000, faultRetryAfterSeconds: 0.05, rateLimits: false });
-    const af = new Anyformat({ apiKey: ANYFORMAT_EMULATOR_KEY, baseUrl: emu.url, maxRetries: 3, timeout: 1_000, maxRetryAfter: 1_000 });
+    // Tiers the test never fills: the client's governor learns them from the headers, as against the real API.
+    const emu = await startEmulator({
+      api: "anyformat",
+      seed: 11,
+      slowHeadersMs: 3_000,
+      faultRetryAfterSeconds: 0.05,
+      rateLimits: { general: 1_000_000, submission: 1_000_000, windowMs: 60_000 },
+    });
+    // 40 % faults on POSTs that may not be retried fail a third of the calls: a breaker would rightly open.
+    // What is under test here is that no run is sent twice, so the breaker stays out of it.
+    const af = new Anyformat({ apiKey: ANYFORMAT_EMULATOR_KEY, baseUrl: emu.url, maxRetries: 3, timeout: 1_000, maxRetryAfter: 1_000, circuitBreaker: false });
     try {
       await use({ emu, af });
     } finally {

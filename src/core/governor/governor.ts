@@ -1,0 +1,278 @@
+/**
+ * The rate-limit governor: before each attempt a call takes a slot for its tier, waiting its turn (first
+ * come, first served) when the tier's window is spent, so that concurrency alone never meets a 429. It
+ * learns each tier from the `x-ratelimit-*` headers of every response and from 429s, through a store that
+ * one process (the default) or a fleet (`faultline/redis`) shares.
+ */
+import { createHash } from "node:crypto";
+import { AbortedError, RateLimitedError, TimeoutError } from "../errors.js";
+import { MemoryRateLimitStore, type RateLimitStore, type RateObservation, type Slot, type TierPolicy } from "./store.js";
+
+/** `rateLimit` as a client takes it. */
+export interface RateLimitOptions {
+  /** Where tiers are counted: this process by default, or a fleet's (`createRedisRateLimitStore`). */
+  readonly store?: RateLimitStore | undefined;
+  /** Tier sizes to use instead of the API's documented ones, e.g. `{ submission: { limit: 20, windowMs: 2000 } }`. */
+  readonly tiers?: Readonly<Record<string, { readonly limit: number; readonly windowMs: number }>> | undefined;
+}
+
+/** What `onRateLimitWait` is told when a call must wait for a slot. */
+export interface RateLimitWaitInfo {
+  readonly tier: string;
+  /** How long the wait is expected to last. */
+  readonly waitMs: number;
+  /** The attempt the slot is for (1 for the first). */
+  readonly attempt: number;
+}
+
+/** A slot taken: what to tell the store about the response, and how long the call waited for it. */
+export interface Ticket {
+  readonly key: string;
+  readonly tier: string;
+  readonly window: number | undefined;
+  readonly policy: TierPolicy | undefined;
+  readonly queuedMs: number;
+}
+
+/** How long a call may wait for a slot, and who may stop it. */
+export interface WaitLimits {
+  readonly signal: AbortSignal | undefined;
+  readonly deadlineAt: number | undefined;
+  /** Longer expected waits are not waited: the call fails at once (the call's `maxRetryAfter`). */
+  readonly maxWaitMs: number;
+  readonly attempt: number;
+  readonly onWait: ((info: RateLimitWaitInfo) => void) | undefined;
+  /** For errors: the request that would have been sent. */
+  readonly method: string;
+  readonly url: string;
+}
+
+/** What a response said, as the transport read it. */
+export interface RateFacts {
+  readonly status?: number | undefined;
+  readonly limit?: number | undefined;
+  readonly remaining?: number | undefined;
+  readonly resetMs?: number | undefined;
+  readonly retryAfterMs?: number | undefined;
+}
+
+interface Waiter {
+  readonly ticketBase: Omit<Ticket, "window" | "queuedMs">;
+  readonly limits: WaitLimits;
+  readonly enqueued: number;
+  readonly resolve: (ticket: Ticket) => void;
+  readonly reject: (error: Error) => void;
+  cleanup(): void;
+}
+
+/** How long a 429 with no hint at all blocks its tier. */
+export const DEFAULT_BLOCK_MS = 1_000;
+
+/** The process-wide store: clients on the same API, base URL and key share their tiers' windows. */
+const processStore = new MemoryRateLimitStore();
+
+export class Governor {
+  readonly #store: RateLimitStore;
+  readonly #namespace: string;
+  readonly #policies: Readonly<Record<string, TierPolicy>>;
+  readonly #queues = new Map<string, Waiter[]>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  /** Tiers this governor has seen an answer for: past that, answers without rate-limit facts need no telling. */
+  readonly #answered = new Set<string>();
+
+  /**
+   * @param api names the API in store keys; `apiKey` is hashed into them, never stored; `documented` are
+   * the API's published tier sizes, which `options.tiers` override.
+   */
+  constructor(api: string, apiKey: string | undefined, documented: Readonly<Record<string, TierPolicy>>, options: RateLimitOptions = {}) {
+    this.#store = options.store ?? processStore;
+    const keyHash = createHash("sha256").update(apiKey ?? "").digest("hex").slice(0, 16);
+    this.#namespace = `${api}:${keyHash}`;
+    const policies: Record<string, TierPolicy> = { ...documented };
+    for (const [tier, size] of Object.entries(options.tiers ?? {})) policies[tier] = { ...size, explicit: true };
+    this.#policies = policies;
+  }
+
+  /**
+   * A slot for `tier` at `origin`: at once when one is free and nobody waits before this call (no promise,
+   * no timer), else after its turn. Fails at once with `RateLimitedError` (nothing sent) when the wait
+   * would outlast `maxWaitMs` or the deadline.
+   */
+  acquire(tier: string, origin: string, limits: WaitLimits): Ticket | Promise<Ticket> {
+    const key = `${this.#namespace}:${origin}:${tier}`;
+    const base = { key, tier, policy: this.#policies[tier] };
+    const queue = this.#queues.get(key);
+    if (queue !== undefined && queue.length > 0) return this.#wait(base, this.#estimate(queue.length, undefined, base.policy), base.policy?.limit, limits);
+    const slot = this.#store.take(key, base.policy);
+    if (!(slot instanceof Promise)) return this.#settle(base, slot, limits);
+    return slot.then((s) => this.#settle(base, s, limits));
+  }
+
+  /**
+   * Tells the tier's store how an attempt ended: what the server said about the tier, or that it did not
+   * answer. Never fails a call: pacing is advice, the call's own outcome stands.
+   */
+  observe(ticket: Ticket, facts: RateFacts): void {
+    const answered = facts.status !== undefined;
+    const observation: RateObservation =
+      facts.status === 429
+        ? { window: ticket.window, answered, limit: facts.limit, blockMs: facts.retryAfterMs ?? facts.resetMs ?? DEFAULT_BLOCK_MS }
+        : { window: ticket.window, answered, limit: facts.limit, remaining: facts.remaining, resetMs: facts.resetMs };
+    const news = facts.limit !== undefined || facts.remaining !== undefined || facts.resetMs !== undefined || facts.status === 429;
+    const first = !this.#answered.has(ticket.key);
+    if (!news && !first) return;
+    if (answered) this.#answered.add(ticket.key);
+    try {
+      const done = this.#store.observe(ticket.key, ticket.policy, observation);
+      if (done instanceof Promise) done.catch(() => undefined);
+    } catch {
+      // As above.
+    }
+    // A tier's first answer (its size now known) or a 429 (its next opening moved): waiters re-time themselves.
+    if (first || facts.status === 429) this.#schedule(ticket.key, 0);
+  }
+
+  #settle(base: Waiter["ticketBase"], slot: Slot, limits: WaitLimits): Ticket | Promise<Ticket> {
+    if (slot.granted) return { ...base, window: slot.window, queuedMs: 0 };
+    const ahead = this.#queues.get(base.key)?.length ?? 0;
+    return this.#wait(base, this.#estimate(ahead, slot, base.policy), slot.limit, limits);
+  }
+
+  /**
+   * The expected wait of a call with `ahead` waiters before it: until the window ends, then a window per
+   * `limit` of them. While the tier's size is being learnt, nothing: the assumed size may be wrong, and once
+   * the answer is in, waiters whose turn is then too far off are refused.
+   */
+  #estimate(ahead: number, slot: Extract<Slot, { granted: false }> | undefined, policy: TierPolicy | undefined): number {
+    // The probe's answer comes back in a round trip, as a rule: its lease is only how long it may take.
+    if (slot?.probing === true) return 0;
+    const first = slot?.waitMs ?? 0;
+    const limit = slot?.limit ?? policy?.limit;
+    const windowMs = slot?.windowMs ?? policy?.windowMs;
+    if (limit === undefined || windowMs === undefined || limit <= 0) return first;
+    return first + Math.floor(ahead / limit) * windowMs;
+  }
+
+  /** Whether a wait of `expectedMs` from now is one the call may not make: past `maxWaitMs` or its deadline. */
+  #tooLong(expectedMs: number, limits: WaitLimits): boolean {
+    return expectedMs > limits.maxWaitMs || (limits.deadlineAt !== undefined && Date.now() + expectedMs > limits.deadlineAt);
+  }
+
+  #wait(base: Waiter["ticketBase"], expectedMs: number, limit: number | undefined, limits: WaitLimits): Promise<Ticket> {
+    if (this.#tooLong(expectedMs, limits)) return Promise.reject(tooLong(base.tier, expectedMs, limit, limits));
+    if (limits.signal?.aborted) return Promise.reject(aborted());
+    try {
+      limits.onWait?.({ tier: base.tier, waitMs: expectedMs, attempt: limits.attempt });
+    } catch {
+      // A hook that throws does not change what the governor does.
+    }
+    const now = Date.now();
+    return new Promise<Ticket>((resolve, reject) => {
+      const queue = this.#queues.get(base.key) ?? [];
+      this.#queues.set(base.key, queue);
+      let deadlineTimer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => {
+        waiter.cleanup();
+        reject(aborted());
+      };
+      const waiter: Waiter = {
+        ticketBase: base,
+        limits,
+        enqueued: now,
+        resolve,
+        reject,
+        cleanup: () => {
+          const at = queue.indexOf(waiter);
+          if (at >= 0) queue.splice(at, 1);
+          if (deadlineTimer !== undefined) clearTimeout(deadlineTimer);
+          limits.signal?.removeEventListener("abort", onAbort);
+        },
+      };
+      limits.signal?.addEventListener("abort", onAbort, { once: true });
+      if (limits.deadlineAt !== undefined) {
+        deadlineTimer = setTimeout(() => {
+          waiter.cleanup();
+          reject(new TimeoutError(`${limits.method} ${limits.url} ran past its deadline waiting for a ${base.tier} slot`, { method: limits.method, url: limits.url, attempts: limits.attempt - 1 }));
+        }, Math.max(0, limits.deadlineAt - now));
+      }
+      queue.push(waiter);
+      // The first waiter sets the wake-up; a probing tier is woken by the probe's answer (or its lease ending).
+      this.#schedule(base.key, queue.length === 1 ? expectedMs : undefined);
+    });
+  }
+
+  /** Wakes the queue of `key` after `ms` (or keeps the wake-up already set, when `ms` is undefined). */
+  #schedule(key: string, ms: number | undefined): void {
+    const existing = this.#timers.get(key);
+    if (ms === undefined && existing !== undefined) return;
+    if (existing !== undefined) clearTimeout(existing);
+    const timer = setTimeout(() => {
+      this.#timers.delete(key);
+      void this.#drain(key);
+    }, Math.max(0, ms ?? 0));
+    // A queue only has waiters whose calls keep the process alive themselves: the wake-up need not.
+    timer.unref?.();
+    this.#timers.set(key, timer);
+  }
+
+  /**
+   * Hands out slots to the waiters of `key` in order until the store refuses; then tells each waiter left
+   * whose turn now lies past its `maxRetryAfter` or deadline (the tier's real size may just have been
+   * learnt), and sleeps until the next slot may be free.
+   */
+  async #drain(key: string): Promise<void> {
+    const queue = this.#queues.get(key);
+    while (queue !== undefined && queue.length > 0) {
+      const waiter = queue[0] as Waiter;
+      let slot: Slot;
+      try {
+        slot = await this.#store.take(key, waiter.ticketBase.policy);
+      } catch {
+        slot = { granted: false, waitMs: 100, limit: undefined, windowMs: undefined };
+      }
+      // The waiter may have been aborted while the store answered.
+      if (queue[0] !== waiter) continue;
+      if (slot.granted) {
+        waiter.cleanup();
+        waiter.resolve({ ...waiter.ticketBase, window: slot.window, queuedMs: Date.now() - waiter.enqueued });
+        continue;
+      }
+      this.#refuseTheHopeless(queue, slot);
+      if (queue.length > 0) this.#schedule(key, slot.waitMs);
+      return;
+    }
+    this.#queues.delete(key);
+  }
+
+  #refuseTheHopeless(queue: Waiter[], slot: Extract<Slot, { granted: false }>): void {
+    for (const [position, waiter] of [...queue].entries()) {
+      const expected = this.#estimate(position, slot, waiter.ticketBase.policy);
+      if (!this.#tooLong(expected, waiter.limits)) continue;
+      waiter.cleanup();
+      waiter.reject(tooLong(waiter.ticketBase.tier, expected, slot.limit, waiter.limits));
+    }
+  }
+}
+
+function aborted(): AbortedError {
+  return new AbortedError("The call was aborted while waiting for a rate-limit slot");
+}
+
+function tooLong(tier: string, waitMs: number, limit: number | undefined, limits: WaitLimits): RateLimitedError {
+  const seconds = (waitMs / 1000).toFixed(1);
+  const byDeadline = limits.deadlineAt !== undefined && Date.now() + waitMs > limits.deadlineAt && waitMs <= limits.maxWaitMs;
+  return new RateLimitedError({
+    status: 429,
+    code: "RATE_LIMITED",
+    message: `The ${tier} rate limit has no slot for ${seconds} s, ${byDeadline ? "past the call's deadline" : `longer than maxRetryAfter (${limits.maxWaitMs} ms)`}: nothing was sent`,
+    retryable: true,
+    hint: "Schedule the call for later (retryAfterMs), or raise maxRetryAfter to wait longer.",
+    retryAfterMs: waitMs,
+    rateLimit: { limit, remaining: 0, resetMs: waitMs },
+    headers: {},
+    body: undefined,
+    method: limits.method,
+    url: limits.url,
+    attempts: limits.attempt - 1,
+  });
+}

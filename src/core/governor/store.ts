@@ -1,0 +1,175 @@
+/**
+ * Where the governor keeps each tier's window: how many slots were taken in it, when it ends, what the
+ * server said. A store answers `take` and `observe` atomically for one key; the in-process store below is
+ * the default, and `faultline/redis` gives one that a fleet of processes shares.
+ */
+
+/** A tier's size: `limit` requests per `windowMs`. */
+export interface TierPolicy {
+  readonly limit: number;
+  readonly windowMs: number;
+  /**
+   * Set by the user (`rateLimit.tiers`) rather than assumed from the API's documentation: then `limit` is a
+   * ceiling the server's headers may lower but never raise, and `windowMs` is not relearned.
+   */
+  readonly explicit?: boolean | undefined;
+}
+
+/** The answer to `take`: a slot in window `window`, or how long until one may be free. */
+export type Slot =
+  | { readonly granted: true; readonly window: number }
+  | {
+      readonly granted: false;
+      readonly waitMs: number;
+      /** The tier's limit and window as the store knows them now, to estimate longer waits. */
+      readonly limit: number | undefined;
+      readonly windowMs: number | undefined;
+      /** Refused while the tier's first request is out to learn its size: the limit above is only assumed. */
+      readonly probing?: boolean | undefined;
+    };
+
+/** What a response said about its tier. */
+export interface RateObservation {
+  /** The window the request's slot came from; facts about another window are not applied to this one. */
+  readonly window: number | undefined;
+  /** Whether the server answered at all (with or without rate-limit headers). */
+  readonly answered?: boolean | undefined;
+  /** `x-ratelimit-limit`. */
+  readonly limit?: number | undefined;
+  /** `x-ratelimit-remaining`. */
+  readonly remaining?: number | undefined;
+  /** `x-ratelimit-reset`, in ms: the server's window ends no later than this from now. */
+  readonly resetMs?: number | undefined;
+  /** A 429's wait: nobody in the tier is sent anything for this long. */
+  readonly blockMs?: number | undefined;
+}
+
+/**
+ * A shared account of slots. Both methods must be atomic per key (the Redis store runs each as one script).
+ * `policy` is the tier's assumed or configured size; `undefined` when nothing is known (pace from 429s only).
+ */
+export interface RateLimitStore {
+  take(key: string, policy: TierPolicy | undefined): Slot | Promise<Slot>;
+  observe(key: string, policy: TierPolicy | undefined, observation: RateObservation): void | Promise<void>;
+  /** Releases what the store holds (connections); the in-process store holds nothing. */
+  close?(): Promise<void>;
+}
+
+interface Window {
+  id: number;
+  count: number;
+  /** When the window ends (ms since the epoch): a guess until the server bounds it, then that bound. */
+  end: number;
+  endKnown: boolean;
+  /** What the server's headers said the limit is. */
+  limit: number | undefined;
+  /** The window length learned from the first response of a server window. */
+  windowMs: number | undefined;
+  blockedUntil: number;
+  /** Whether a server answer has been seen for this tier: until then, one request at a time finds out its size. */
+  probed: boolean;
+  /** While the probe is out, nobody else goes, until this time (it may never answer). */
+  probeUntil: number;
+}
+
+/**
+ * The tier rules, the same in every store (the Redis store's Lua script is this, line for line):
+ *
+ * - A window opens at the first slot taken after the last one ended, and is guessed to end `windowMs`
+ *   later plus a small guard. Each response then bounds its real end: the server's window ends no later
+ *   than `now + x-ratelimit-reset` (the header is rounded up), so the window ends at the tightest such bound.
+ * - `x-ratelimit-remaining` says how many the server has counted: slots taken by others (another process
+ *   on the same key) count too.
+ * - A 429 blocks the tier for its `Retry-After`, and the window is spent until then.
+ * - Until a tier with an assumed size has seen one answer, one request at a time goes out to learn its
+ *   real size ("learn before you burst"): a burst sized to the documentation would meet 429s on a smaller
+ *   tier. A tier whose size the user configured, or that has no known size at all, skips this.
+ */
+export const PROBE_LEASE_MS = 2_000;
+
+export function guardMs(windowMs: number): number {
+  return Math.min(1_000, Math.ceil(windowMs * 0.05));
+}
+
+export function effectiveLimit(policy: TierPolicy | undefined, learned: number | undefined): number | undefined {
+  if (policy === undefined) return learned;
+  if (learned === undefined) return policy.limit;
+  return policy.explicit === true ? Math.min(policy.limit, learned) : learned;
+}
+
+/** The default store: this process's tiers, in memory. */
+export class MemoryRateLimitStore implements RateLimitStore {
+  readonly #windows = new Map<string, Window>();
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  take(key: string, policy: TierPolicy | undefined): Slot {
+    const now = this.#now();
+    const w = this.#window(key);
+    if (now < w.blockedUntil) return this.#refused(w, policy, w.blockedUntil - now);
+    if (policy !== undefined && policy.explicit !== true && !w.probed) {
+      if (now < w.probeUntil) return { ...this.#refused(w, policy, w.probeUntil - now), probing: true };
+      w.probeUntil = now + PROBE_LEASE_MS;
+    }
+    const windowMs = policy?.explicit === true ? policy.windowMs : (w.windowMs ?? policy?.windowMs);
+    if (now >= w.end) {
+      w.id += 1;
+      w.count = 0;
+      w.end = windowMs === undefined ? now : now + windowMs + guardMs(windowMs);
+      w.endKnown = false;
+    }
+    const limit = effectiveLimit(policy, w.limit);
+    if (limit === undefined || w.count < limit) {
+      w.count += 1;
+      return { granted: true, window: w.id };
+    }
+    return this.#refused(w, policy, w.end - now);
+  }
+
+  observe(key: string, policy: TierPolicy | undefined, o: RateObservation): void {
+    const now = this.#now();
+    const w = this.#window(key);
+    // Whatever happened to the probe, the next request may go: with the tier's size known, or as the next probe.
+    w.probeUntil = 0;
+    if (o.answered === true) w.probed = true;
+    if (o.limit !== undefined) w.limit = o.limit;
+    const limit = effectiveLimit(policy, w.limit);
+    if (o.blockMs !== undefined) {
+      const until = now + o.blockMs;
+      w.blockedUntil = Math.max(w.blockedUntil, until);
+      // The server's window is spent until then, and over by then: the next one opens when the block ends.
+      w.count = Number.MAX_SAFE_INTEGER;
+      w.end = w.blockedUntil;
+      w.endKnown = true;
+      return;
+    }
+    if (o.window !== w.id) return;
+    if (o.remaining !== undefined && limit !== undefined) w.count = Math.max(w.count, limit - o.remaining);
+    if (o.resetMs !== undefined) {
+      const bound = now + o.resetMs;
+      if (!w.endKnown || bound < w.end) {
+        w.end = bound;
+        w.endKnown = true;
+      }
+      // The first request of a server window learns its length (the header is whole seconds, rounded up).
+      if (limit !== undefined && o.remaining === limit - 1 && policy?.explicit !== true) w.windowMs = Math.max(1, o.resetMs);
+    }
+  }
+
+  #window(key: string): Window {
+    let w = this.#windows.get(key);
+    if (w === undefined) {
+      w = { id: 0, count: 0, end: 0, endKnown: false, limit: undefined, windowMs: undefined, blockedUntil: 0, probed: false, probeUntil: 0 };
+      this.#windows.set(key, w);
+    }
+    return w;
+  }
+
+  #refused(w: Window, policy: TierPolicy | undefined, waitMs: number): Extract<Slot, { granted: false }> {
+    const windowMs = policy?.explicit === true ? policy.windowMs : (w.windowMs ?? policy?.windowMs);
+    return { granted: false, waitMs: Math.max(1, Math.ceil(waitMs)), limit: effectiveLimit(policy, w.limit), windowMs };
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * The governor over loopback, against the anyformat emulator's enforced tiers and against stub servers:
+ * calls take a slot before they are sent, in order, within their deadline and signal, and a tier's 429
+ * holds every caller of that tier.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { Anyformat, type AnyformatOptions } from "../../../src/anyformat/client.js";
+import { AbortedError, RateLimitedError, TimeoutError } from "../../../src/core/errors.js";
+import { Roboflow } from "../../../src/roboflow/client.js";
+import { ANYFORMAT_EMULATOR_KEY } from "../../../src/testing/anyformat/app.js";
+import { startEmulator, type StartAnyformatOptions } from "../../../src/testing/server.js";
+import { json, scripted, timedFailure } from "../support.js";
+
+const open: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((close) => close()));
+});
+
+async function rig(client: AnyformatOptions = {}, emulator: Omit<StartAnyformatOptions, "api"> = {}) {
+  const emu = await startEmulator({ api: "anyformat", stepMs: 10, ...emulator });
+  const af = new Anyformat({ apiKey: ANYFORMAT_EMULATOR_KEY, baseUrl: emu.url, ...client });
+  open.push(async () => {
+    await af.close();
+    await emu.close();
+  });
+  const wf = await af.workflows.create({ name: "w", fields: [{ name: "total", description: "t", data_type: "float" }] });
+  return { emu, af, wf };
+}
+
+const runs = (emu: { requests: readonly { method: string; path: string; status: number | undefined }[] }) =>
+  emu.requests.filter((r) => r.method === "POST" && r.path.endsWith("/run/"));
+
+describe("the rate-limit governor", () => {
+  it("lets 60 concurrent runs through a 20 per second tier without a single 429", async () => {
+    const { emu, af, wf } = await rig({}, { rateLimits: { submission: 20, general: 1_000, windowMs: 1_000 } });
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => af.workflows.run(wf.id, { text: `doc ${i}` }).withResponse()));
+
+    expect(results).toHaveLength(60);
+    expect(runs(emu).map((r) => r.status).filter((s) => s === 429)).toEqual([]);
+    expect(runs(emu)).toHaveLength(60);
+    // The first window's 20 went at once; the rest waited their turn.
+    expect(results.filter((r) => r.queuedMs > 0).length).toBeGreaterThanOrEqual(40);
+  });
+
+  it("serves waiting calls first come, first served", async () => {
+    const { af, wf } = await rig({}, { rateLimits: { submission: 2, general: 1_000, windowMs: 1_000 } });
+    const order: number[] = [];
+    await Promise.all(Array.from({ length: 6 }, (_, i) => af.workflows.run(wf.id, { text: `doc ${i}` }).then(() => order.push(i))));
+    expect(order.slice(0, 2).sort()).toEqual([0, 1]);
+    expect(order.slice(2, 4).sort()).toEqual([2, 3]);
+    expect(order.slice(4).sort()).toEqual([4, 5]);
+  });
+
+  it("tells onRateLimitWait and withResponse().queuedMs how long a call waited", async () => {
+    const { af, wf } = await rig({}, { rateLimits: { submission: 1, general: 1_000, windowMs: 1_000 } });
+    await af.workflows.run(wf.id, { text: "first" });
+    const waits: Array<{ tier: string; waitMs: number; attempt: number }> = [];
+    const response = await af.workflows.run(wf.id, { text: "second" }, { onRateLimitWait: (info) => waits.push(info) }).withResponse();
+
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toMatchObject({ tier: "submission", attempt: 1 });
+    expect(waits[0]!.waitMs).toBeGreaterThan(0);
+    expect(response.queuedMs).toBeGreaterThan(0);
+  });
+
+  it("refuses at once, sending nothing, a call whose wait would outlast maxRetryAfter", async () => {
+    const { emu, af, wf } = await rig({ maxRetryAfter: 500 }, { rateLimits: { submission: 1, general: 1_000, windowMs: 60_000 } });
+    await af.workflows.run(wf.id, { text: "first" });
+    const { error, ms } = await timedFailure(af.workflows.run(wf.id, { text: "second" }));
+
+    expect(error).toBeInstanceOf(RateLimitedError);
+    const e = error as RateLimitedError;
+    expect(e.attempts).toBe(0);
+    expect(e.retryAfterMs).toBeGreaterThan(50_000);
+    expect(e.message).toMatch(/submission rate limit has no slot for .* longer than maxRetryAfter \(500 ms\): nothing was sent/);
+    expect(ms).toBeLessThan(5_000);
+    expect(runs(emu)).toHaveLength(1);
+  });
+
+  it("refuses at once a call whose wait would outlast its deadline", async () => {
+    const { emu, af, wf } = await rig({}, { rateLimits: { submission: 1, general: 1_000, windowMs: 10_000 } });
+    await af.workflows.run(wf.id, { text: "first" });
+    const { error } = await timedFailure(af.workflows.run(wf.id, { text: "second" }, { deadline: 1_000 }));
+
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).attempts).toBe(0);
+    expect((error as RateLimitedError).message).toMatch(/past the call's deadline/);
+    expect(runs(emu)).toHaveLength(1);
+  });
+
+  it("ends a wait with AbortedError when the caller's signal aborts, and sends nothing", async () => {
+    const { emu, af, wf } = await rig({}, { rateLimits: { submission: 1, general: 1_000, windowMs: 5_000 } });
+    await af.workflows.run(wf.id, { text: "first" });
+    const controller = new AbortController();
+    const call = timedFailure(af.workflows.run(wf.id, { text: "second" }, { signal: controller.signal }));
+    setTimeout(() => controller.abort(), 100);
+    const { error, ms } = await call;
+
+    expect(error).toBeInstanceOf(AbortedError);
+    expect((error as AbortedError).attempts).toBe(0);
+    expect(ms).toBeLessThan(4_000);
+    expect(runs(emu)).toHaveLength(1);
+  });
+
+  it("ends a wait that runs into the deadline with TimeoutError", async () => {
+    // Many waiters ahead: the estimate says it fits, but another client's slots push it past the deadline.
+    const { emu, af, wf } = await rig({}, { rateLimits: { submission: 1, general: 1_000, windowMs: 1_000 } });
+    await af.workflows.run(wf.id, { text: "first" });
+    const other = new Anyformat({ apiKey: ANYFORMAT_EMULATOR_KEY, baseUrl: emu.url });
+    open.push(() => other.close());
+    // The other client shares this process's tier: its queued calls take the next windows' slots.
+    const others = Array.from({ length: 3 }, (_, i) => other.workflows.run(wf.id, { text: `other ${i}` }));
+    const { error } = await timedFailure(af.workflows.run(wf.id, { text: "mine" }, { deadline: 1_800 }));
+    await Promise.allSettled(others);
+
+    expect(error instanceof TimeoutError || error instanceof RateLimitedError).toBe(true);
+    expect((error as TimeoutError).attempts).toBe(0);
+  });
+
+  it("holds every caller of a tier after a 429, not just the one refused", async () => {
+    const server = await scripted(
+      json(429, { error: "slow down" }, { "retry-after": "1" }),
+      json(200, { ok: true }),
+    );
+    const af = new Anyformat({ apiKey: "sk-governor-429", baseUrl: server.url, maxRetryAfter: 5_000 });
+    open.push(() => af.close());
+    const first = af.webhooks.list();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const second = af.webhooks.list();
+    await Promise.allSettled([first, second]);
+
+    // The second call was held until the Retry-After had passed, rather than sent into the same 429.
+    expect(server.gaps()[0]).toBeGreaterThanOrEqual(900);
+    expect(server.requests).toHaveLength(3);
+  });
+
+  it("assumes anyformat's documented 60 submissions a minute when the server sends no headers", async () => {
+    const server = await scripted(json(202, { id: "c", status: "pending" }));
+    const af = new Anyformat({ apiKey: "sk-governor-doc", baseUrl: server.url, maxRetryAfter: 1_000 });
+    open.push(() => af.close());
+    for (let i = 0; i < 60; i++) await af.workflows.run("wf", { text: "x" });
+    const { error } = await timedFailure(af.workflows.run("wf", { text: "61st" }));
+
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).attempts).toBe(0);
+    expect(server.requests).toHaveLength(60);
+    // The general tier is apart: a GET still goes.
+    await af.webhooks.list().catch(() => undefined);
+    expect(server.requests).toHaveLength(61);
+  });
+
+  it("paces as configured in rateLimit.tiers, below what the server would allow", async () => {
+    const { emu, af, wf } = await rig({ rateLimit: { tiers: { submission: { limit: 2, windowMs: 60_000 } } }, maxRetryAfter: 100 });
+    await af.workflows.run(wf.id, { text: "1" });
+    await af.workflows.run(wf.id, { text: "2" });
+    const { error } = await timedFailure(af.workflows.run(wf.id, { text: "3" }));
+
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect(runs(emu)).toHaveLength(2);
+  });
+
+  it("shares a tier between clients on the same key in one process, and not between keys", async () => {
+    const { emu, af, wf } = await rig({ maxRetryAfter: 100 }, { rateLimits: { submission: 1, general: 1_000, windowMs: 60_000 } });
+    await af.workflows.run(wf.id, { text: "1" });
+    const sameKey = new Anyformat({ apiKey: ANYFORMAT_EMULATOR_KEY, baseUrl: emu.url, maxRetryAfter: 100 });
+    const otherKey = new Anyformat({ apiKey: "sk-another-org", baseUrl: emu.url, maxRetryAfter: 100, maxRetries: 0 });
+    open.push(() => sameKey.close(), () => otherKey.close());
+
+    const same = await timedFailure(sameKey.workflows.run(wf.id, { text: "2" }));
+    const other = await timedFailure(otherKey.workflows.run(wf.id, { text: "3" }));
+    expect((same.error as RateLimitedError).attempts).toBe(0);
+    // Another key is another organisation: it was sent (and refused by the emulator, which knows one key).
+    expect((other.error as { status?: number }).status).toBe(401);
+  });
+
+  it("is off with rateLimit: false: the server's 429 is met", async () => {
+    const { emu, af, wf } = await rig({ rateLimit: false, maxRetries: 0 }, { rateLimits: { submission: 1, general: 1_000, windowMs: 60_000 } });
+    await af.workflows.run(wf.id, { text: "1" });
+    const { error } = await timedFailure(af.workflows.run(wf.id, { text: "2" }));
+
+    expect((error as RateLimitedError).attempts).toBe(1);
+    expect(runs(emu).map((r) => r.status)).toEqual([202, 429]);
+  });
+
+  it("does not count health checks", async () => {
+    const { emu, af } = await rig({ maxRetryAfter: 100 }, { rateLimits: { submission: 1, general: 1, windowMs: 60_000 } });
+    // `rig` created a workflow: the general tier is spent.
+    for (let i = 0; i < 3; i++) await af.health();
+    expect(emu.requests.filter((r) => r.path === "/health/")).toHaveLength(3);
+  });
+
+  it("paces Roboflow, which publishes no limits, from its 429s alone", async () => {
+    const server = await scripted(
+      json(200, { workspace: { name: "w", url: "w", projects: [] } }),
+      json(429, { error: "Too many requests" }),
+      json(200, { workspace: { name: "w", url: "w", projects: [] } }),
+    );
+    const rf = new Roboflow({ apiKey: "sk-governor-rf", workspace: "w", baseUrl: server.url, maxRetries: 0 });
+    open.push(() => rf.close());
+    await rf.workspace.get();
+    await rf.workspace.get().catch(() => undefined);
+    await rf.workspace.get();
+
+    // No Retry-After: the tier was held for a second before the next call went.
+    expect(server.gaps()[1]).toBeGreaterThanOrEqual(900);
+  });
+});
