@@ -45,7 +45,16 @@ export async function readBody(body: ResponseBody, options: ReadOptions): Promis
     body.destroy();
     throw tooLarge(options.cap);
   }
-  return readCapped(decoded(body, codings), options.cap, options.over);
+  let stream: ReturnType<typeof decoded>;
+  try {
+    stream = decoded(body, codings);
+  } catch (error) {
+    // A coding faultline cannot undo: the body is never read, so it must be let go of, or the pooled
+    // connection under it would wait for a reader for ever (and `close()` with it).
+    body.destroy();
+    throw error;
+  }
+  return readCapped(stream, options.cap, options.over);
 }
 
 /**

@@ -220,8 +220,12 @@ export async function runWithRetry<T>(
   } catch (error) {
     // An attempt refused before sending (no slot, an open circuit) is never retried, so it can only be the last.
     const unsent = (error as { [NOTHING_SENT]?: boolean } | null)?.[NOTHING_SENT] === true;
-    // A retry that met a circuit opened while it waited: the call ends with what the service last said.
-    if (unsent && error instanceof CircuitOpenError && lastSent !== undefined) throw withAttempts(withHint(lastSent, CIRCUIT_HINT), attempts - 1);
+    // A retry refused before sending (a circuit opened while it waited, no rate-limit slot in time, the
+    // deadline reached while queued): the call ends with what the service last said, and why no retry came.
+    if (unsent && lastSent !== undefined && !(error instanceof AbortedError)) {
+      const why = error instanceof CircuitOpenError ? CIRCUIT_HINT : `Not retried: ${(error as FaultlineError).message}.`;
+      throw withAttempts(withHint(lastSent, why), attempts - 1);
+    }
     throw withAttempts(toFaultlineError(error), unsent ? attempts - 1 : attempts);
   }
 }

@@ -235,11 +235,15 @@ describe("Content-Encoding", () => {
     expect((notFound.error as ApiError).message).toMatch(/could not be decoded/);
   });
 
-  it("gives a typed error for a coding it does not know", async () => {
-    const server = await scripted({ status: 200, headers: { "content-type": "application/json", "content-encoding": "compress" }, body: "x" });
-    const { error } = await timedFailure(get(client(server.url)));
+  it("gives a typed error for a coding it does not know, and lets go of the body unread so close() ends", async () => {
+    // Large enough that undici cannot have it all buffered: unread, the request would never finish.
+    const server = await scripted({ status: 200, headers: { "content-type": "application/json", "content-encoding": "compress" }, body: "x".repeat(4 * MB) });
+    const t = client(server.url);
+    const { error } = await timedFailure(get(t));
     expect(error).toBeInstanceOf(ResponseValidationError);
     expect((error as ResponseValidationError).message).toMatch(/Content-Encoding "compress"/);
+    const closed = await Promise.race([t.close().then(() => "closed"), delay(3_000).then(() => "still open")]);
+    expect(closed).toBe("closed");
   });
 
   it("takes an empty gzip body as empty", async () => {

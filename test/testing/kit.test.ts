@@ -259,7 +259,7 @@ describe.each(Object.keys(APIS) as Array<keyof typeof APIS>)("the %s emulator", 
     const { onTestFinished } = context;
     // Every fault at once; slow headers held only briefly so that 150 requests stay quick.
     const rates: FaultRates = Object.fromEntries(FAULT_NAMES.map((fault) => [fault, 0.075]));
-    const run = async (seed: number): Promise<Array<FaultName | undefined>> => {
+    const run = async (seed: number): Promise<Array<FaultName | "outage" | undefined>> => {
       const subject = await start(onTestFinished, rates, seed, 10);
       for (let i = 0; i < 50; i++) await subject.read({ maxRetries: 0, timeout: 5_000 }).catch(() => undefined);
       expect(subject.emu.requests).toHaveLength(50);

@@ -85,7 +85,16 @@ interface Window {
  *   real size ("learn before you burst"): a burst sized to the documentation would meet 429s on a smaller
  *   tier. A tier whose size the user configured, or that has no known size at all, skips this.
  */
-export const PROBE_LEASE_MS = 2_000;
+export const PROBE_LEASE_MS = 250;
+
+/**
+ * What a server's word may hold the tier for, at most: a window's end no further off than twice its
+ * length, a 429's block no longer than a day. A lying header must not lock a client out for years.
+ */
+const MAX_BLOCK_MS = 24 * 60 * 60 * 1000;
+function resetCap(windowMs: number | undefined): number {
+  return 2 * Math.max(windowMs ?? 60_000, 1_000);
+}
 
 export function guardMs(windowMs: number): number {
   return Math.min(1_000, Math.ceil(windowMs * 0.05));
@@ -138,7 +147,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
     if (o.limit !== undefined) w.limit = o.limit;
     const limit = effectiveLimit(policy, w.limit);
     if (o.blockMs !== undefined) {
-      const until = now + o.blockMs;
+      const until = now + Math.min(o.blockMs, MAX_BLOCK_MS);
       w.blockedUntil = Math.max(w.blockedUntil, until);
       // The server's window is spent until then, and over by then: the next one opens when the block ends.
       w.count = Number.MAX_SAFE_INTEGER;
@@ -149,13 +158,14 @@ export class MemoryRateLimitStore implements RateLimitStore {
     if (o.window !== w.id) return;
     if (o.remaining !== undefined && limit !== undefined) w.count = Math.max(w.count, limit - o.remaining);
     if (o.resetMs !== undefined) {
-      const bound = now + o.resetMs;
+      const windowMs = policy?.explicit === true ? policy.windowMs : (w.windowMs ?? policy?.windowMs);
+      const bound = now + Math.min(o.resetMs, resetCap(windowMs));
       if (!w.endKnown || bound < w.end) {
         w.end = bound;
         w.endKnown = true;
       }
       // The first request of a server window learns its length (the header is whole seconds, rounded up).
-      if (limit !== undefined && o.remaining === limit - 1 && policy?.explicit !== true) w.windowMs = Math.max(1, o.resetMs);
+      if (limit !== undefined && o.remaining === limit - 1 && policy?.explicit !== true) w.windowMs = Math.max(1, Math.min(o.resetMs, MAX_BLOCK_MS));
     }
   }
 

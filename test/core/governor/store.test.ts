@@ -126,8 +126,22 @@ describe("the in-process rate-limit store", () => {
     r.observe({ window: 1, answered: false });
     expect(granted(r.take())).toBe(true);
     expect(granted(r.take())).toBe(false);
-    r.advance(2_000);
+    r.advance(250);
     expect(granted(r.take())).toBe(true);
+  });
+
+  it("holds a tier no longer than a day for a 429, nor past twice its window for a reset header, whatever a server says", () => {
+    const r = rig(CONFIGURED);
+    r.take();
+    r.observe({ window: undefined, answered: true, blockMs: Number.MAX_SAFE_INTEGER });
+    const blocked = r.take();
+    expect(blocked.granted === false && blocked.waitMs).toBe(86_400_000);
+
+    const s = rig(CONFIGURED);
+    const first = s.take();
+    s.observe({ window: first.granted ? first.window : -1, answered: true, limit: 3, remaining: 0, resetMs: 99_999_999_999 });
+    const held = s.take();
+    expect(held.granted === false && held.waitMs).toBe(4_000);
   });
 
   it("grants every slot for a tier of unknown size, until a 429 blocks it", () => {
