@@ -32,8 +32,9 @@ function explain(err: FaultlineError): string {
       return `not there: ${err.url ?? ""}`;
     case "CONFLICT":
     case "LOCKED":
-    case "PAYMENT_REQUIRED":
       return `state forbids it: ${err.message}`;
+    case "PAYMENT_REQUIRED":
+      return `billing: ${err.message}`;
     case "PAYMENT_REQUIRED":
       return `billing: ${err.message}`;
     case "PRECONDITION_FAILED":
