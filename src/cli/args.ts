@@ -443,9 +443,9 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   const variadic: Record<string, readonly string[]> = {};
   command.args.forEach((argName, i) => {
     if (argName.endsWith("...")) {
-      const values = args.slice(i);
-      if (values.length === 0) throw new UsageError(`Missing argument <${argName.slice(0, -3)}> for '${name}'`, commandHint);
-      variadic[argName.slice(0, -3)] = values;
+      const given = args.slice(i);
+      if (given.length === 0) throw new UsageError(`Missing argument <${argName.slice(0, -3)}> for '${name}'`, commandHint);
+      variadic[argName.slice(0, -3)] = given;
       return;
     }
     const value = args[i];
