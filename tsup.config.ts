@@ -2,7 +2,9 @@ import { defineConfig } from "tsup";
 
 export default defineConfig([
   {
-    entry: { index: "src/index.ts", testing: "src/testing/index.ts" },
+    // `testing/msw` is its own entry so that msw's types stay out of `faultline/testing`: a consumer without
+    // msw (an optional peer) compiles that entry with skipLibCheck off.
+    entry: { index: "src/index.ts", testing: "src/testing/index.ts", "testing/msw": "src/testing/msw.ts" },
     format: ["esm", "cjs"],
     dts: true,
     clean: true,

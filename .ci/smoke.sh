@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the packed package into an empty project, as a user would, and loads it both ways.
+# Usage: .ci/smoke.sh [faultline.tgz]   (without one, packs a clean clone of this repository: .ci/pack.sh)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-tarball="$(cd "$root" && npm pack --silent --pack-destination "$work" | tail -n 1)"
+tarball="${1:-}"
+if [ -z "$tarball" ]; then tarball="$(bash "$root/.ci/pack.sh" "$work" | tail -n 1)"; fi
+tarball="$(cd "$(dirname "$tarball")" && pwd)/$(basename "$tarball")"
 cd "$work"
 echo '{"name":"smoke","private":true}' > package.json
-npm install --no-audit --no-fund --loglevel=error "./$tarball"
+npm install --no-audit --no-fund --loglevel=error "$tarball"
 
 cat > smoke.cjs <<'JS'
 const assert = require("node:assert");
@@ -18,6 +21,8 @@ const rf = new fl.Roboflow({ apiKey: "k", workspace: "w" });
 assert.ok(af.workflows && rf.projects, "clients construct");
 assert.ok(new fl.NotFoundError({ status: 404, code: "NOT_FOUND", message: "x", retryable: false, headers: {}, body: "" }) instanceof fl.ApiError);
 assert.equal(typeof testing.startEmulator, "function");
+assert.equal(typeof testing.createMswHandlers, "undefined", "msw handlers live in faultline/testing/msw");
+assert.equal(typeof require("faultline/testing/msw").createMswHandlers, "function");
 console.log("require(): ok");
 JS
 cat > smoke.mjs <<'JS'
@@ -45,3 +50,6 @@ console.log("import(): ok");
 JS
 node smoke.cjs
 node smoke.mjs
+# The bin the package declares runs from the install.
+node_modules/.bin/faultline --version
+node_modules/.bin/faultline help anyformat workflows create > /dev/null

@@ -1,31 +1,40 @@
 /**
- * Error handling: one `switch (err.code)` over `KnownApiError`, the way application code branches.
+ * Error handling: one `switch (err.code)` over any caught `FaultlineError`, the way application code
+ * branches. `code` is typed with every code faultline can produce, so the cases autocomplete and a typo
+ * does not compile; the fields of one class (a validation error's `issues`) are read after `instanceof`.
  * Each case below is provoked for real against the emulator.
  *
  *   npx tsx examples/error-handling.ts
  */
-import { Anyformat, ApiError, FaultlineError, type KnownApiError } from "faultline";
+import { Anyformat, ApiError, FaultlineError, ValidationError } from "faultline";
 import { ANYFORMAT_EMULATOR_KEY, startEmulator } from "faultline/testing";
 
 const emulator = await startEmulator({ api: "anyformat", stepMs: 50, terminalForm: "422" });
 const af = new Anyformat({ apiKey: ANYFORMAT_EMULATOR_KEY, baseUrl: emulator.url, maxRetries: 1, maxRetryAfter: 500 });
 
-/** What an application would do with each failure: the compiler checks every case's fields. */
-function explain(err: KnownApiError): string {
+/** What an application would do with each failure. */
+function explain(err: FaultlineError): string {
   switch (err.code) {
     case "VALIDATION_ERROR":
-      return `fix the request: ${err.issues.map((i) => `${i.loc.join(".")}: ${i.msg}`).join("; ")}`;
+      if (err instanceof ValidationError) {
+        return `fix the request: ${err.issues.map((i) => `${i.loc.join(".")}: ${i.msg}`).join("; ")}`;
+      }
+      return `fix the request: ${err.message}`;
     case "INVALID_JSON":
     case "BAD_REQUEST":
+    case "INVALID_ARGUMENT":
       return `bad request: ${err.message}`;
     case "AUTH_FAILED":
     case "ACCESS_DENIED":
-      return `credentials: ${err.message} (request ${err.requestId ?? "?"})`;
+    case "MISSING_CREDENTIALS":
+      return `credentials: ${err.message}${err instanceof ApiError ? ` (request ${err.requestId ?? "?"})` : ""}`;
     case "NOT_FOUND":
       return `not there: ${err.url ?? ""}`;
     case "CONFLICT":
     case "LOCKED":
       return `state forbids it: ${err.message}`;
+    case "PAYMENT_REQUIRED":
+      return `billing: ${err.message}`;
     case "PAYMENT_REQUIRED":
       return `billing: ${err.message}`;
     case "PRECONDITION_FAILED":
@@ -34,10 +43,22 @@ function explain(err: KnownApiError): string {
     case "EXTRACTION_CANCELLED":
       return `the extraction ended badly (${err.code}); resubmit or alert`;
     case "RATE_LIMITED":
-      return `slow down: come back in ${err.retryAfterMs ?? "?"} ms`;
+      return `slow down: come back in ${err instanceof ApiError ? (err.retryAfterMs ?? "?") : "?"} ms`;
     case "INTERNAL_ERROR":
     case "GATEWAY_TIMEOUT":
-      return `server trouble after ${err.attempts} attempts; quote ${err.requestId ?? "?"} / ${err.referenceId ?? "-"}`;
+    case "CIRCUIT_OPEN":
+      return `server trouble after ${err.attempts} attempts${err instanceof ApiError ? `; quote ${err.requestId ?? "?"} / ${err.referenceId ?? "-"}` : ""}`;
+    case "CONNECTION_ERROR":
+    case "TIMEOUT":
+      return `network trouble (${err.code}); retryable: ${err.retryable}`;
+    case "ABORTED":
+      return "we cancelled it ourselves";
+    case "RESPONSE_VALIDATION":
+    case "RESPONSE_TOO_LARGE":
+      return `the answer was not what the API sends (${err.code}): is the base URL right?`;
+    default:
+      // An `HTTP_<status>` code: a status faultline has no class for.
+      return `unexpected ${err.code}: ${err.message}`;
   }
 }
 
@@ -46,9 +67,8 @@ async function attempt(label: string, call: () => Promise<unknown>): Promise<voi
     await call();
     console.log(`${label}: ok`);
   } catch (err) {
-    if (err instanceof ApiError) console.log(`${label}: ${err.name} -> ${explain(err as KnownApiError)}`);
-    else if (err instanceof FaultlineError) console.log(`${label}: ${err.name} (${err.code}) ${err.message}`);
-    else throw err;
+    if (!(err instanceof FaultlineError)) throw err;
+    console.log(`${label}: ${err.name} -> ${explain(err)}`);
   }
 }
 

@@ -22,6 +22,7 @@ export type {
 export type { WaitForOptions, PollInfo } from "./anyformat/resources/results.js";
 export type { WebhookCreateParams } from "./anyformat/resources/webhooks.js";
 export { DATA_TYPES, type DataType } from "./anyformat/data-types.js";
+export { fieldValue } from "./anyformat/field-value.js";
 export type {
   Field,
   Workflow as AnyformatWorkflow,

@@ -1,10 +1,11 @@
 /** `faultline anyformat ...`: one small handler per command, over the `Anyformat` client. */
 import { readFile, stat } from "node:fs/promises";
 import { Anyformat } from "../anyformat/client.js";
-import { CredentialsError, InvalidArgumentError } from "../core/errors.js";
+import { AbortedError, CredentialsError, InvalidArgumentError } from "../core/errors.js";
 import { UsageError } from "./args.js";
 import { commonClientOptions, firstSet, type CommandContext, type Handler } from "./context.js";
-import { keyValues, scalar, table, type Rendered } from "./output.js";
+import { listLimit, listing, pages } from "./listing.js";
+import { deleted, keyValues, scalar, type Rendered } from "./output.js";
 
 /** The key this invocation would use, for masking and for the client. */
 export function anyformatKey(ctx: Pick<CommandContext, "options" | "env">): string | undefined {
@@ -116,19 +117,34 @@ function resultsText(results: Readonly<Record<string, unknown>>): string {
   return `${head}\nextraction:${lines.length === 0 ? " {}" : `\n${lines.join("\n")}`}`;
 }
 
+/** The most a page holds: the API caps `page_size` at 100. */
+const MAX_PAGE_SIZE = 100;
+
+/**
+ * A Ctrl-C during a wait stops the waiting, not the work: the error says how to pick the results up. Any
+ * other failure passes through.
+ */
+function resumable(hint: string): (error: unknown) => never {
+  return (error) => {
+    if (error instanceof AbortedError) throw new AbortedError("Interrupted while waiting for the results", { hint, cause: error });
+    throw error;
+  };
+}
+
 export const ANYFORMAT_HANDLERS: Readonly<Record<string, Handler>> = {
   "workflows list": (ctx) =>
-    withClient(ctx, async (af) => {
-      const workflows: WorkflowRow[] = [];
-      // Every page, not just the first: a CLI listing that silently stops at 20 would mislead.
-      for await (const workflow of await af.workflows.list()) workflows.push(workflow);
-      return { data: workflows, text: table(workflows, workflowColumns, "No workflows.") };
-    }),
+    withClient(ctx, (af) =>
+      listing(ctx, pages(af.workflows.list({ page_size: Math.min(MAX_PAGE_SIZE, listLimit(ctx)) })), {
+        columns: workflowColumns,
+        empty: "No workflows.",
+        noun: "workflows",
+      }),
+    ),
 
   "workflows get": (ctx) =>
     withClient(ctx, async (af) => {
       const workflow = await af.workflows.get(arg(ctx, "id"));
-      return { data: workflow, text: keyValues(workflow) };
+      return { data: workflow, text: () => keyValues(workflow) };
     }),
 
   "workflows create": (ctx) =>
@@ -140,42 +156,44 @@ export const ANYFORMAT_HANDLERS: Readonly<Record<string, Handler>> = {
         ...(ctx.flags.description === undefined ? {} : { description: ctx.flags.description }),
       };
       const workflow = await af.workflows.create(params as Parameters<Anyformat["workflows"]["create"]>[0]);
-      return { data: workflow, text: `Created workflow ${workflow.id}\n${keyValues(workflow)}` };
+      return { data: workflow, text: () => `Created workflow ${workflow.id}\n${keyValues(workflow)}` };
     }),
 
   "workflows delete": (ctx) =>
     withClient(ctx, async (af) => {
       const id = arg(ctx, "id");
       await af.workflows.delete(id);
-      return { data: { id, deleted: true }, text: `Deleted workflow ${id}` };
+      return { data: deleted("workflow", id, false), text: `Deleted workflow ${id}` };
     }),
 
   run: (ctx) =>
     withClient(ctx, async (af) => {
       const workflow = arg(ctx, "workflow");
       const run = await af.workflows.run(workflow, await fileInput(ctx));
+      const resume = `faultline anyformat results ${workflow} ${run.id} --wait`;
       if (!ctx.flags.wait) {
-        return {
-          data: run,
-          text: `${keyValues(run)}\n\nResults: faultline anyformat results ${workflow} ${run.id} --wait`,
-        };
+        return { data: run, text: () => `${keyValues(run)}\n\nResults: ${resume}` };
       }
       ctx.output.progress(`Extracting (collection ${run.id}): ${run.status}`);
-      const results = await af.results.waitFor(workflow, run.id, {
-        onPoll: ({ status }) => ctx.output.progress(`Extracting (collection ${run.id}): ${status}`),
-      });
-      return { data: results, text: resultsText(results) };
+      const results = await af.results
+        .waitFor(workflow, run.id, {
+          onPoll: ({ status }) => ctx.output.progress(`Extracting (collection ${run.id}): ${status}`),
+        })
+        .catch(resumable(`The run goes on: '${resume}' picks up its results`));
+      return { data: results, text: () => resultsText(results) };
     }),
 
   results: (ctx) =>
     withClient(ctx, async (af) => {
       const [workflow, collection] = [arg(ctx, "workflow"), arg(ctx, "collection")];
       const results = ctx.flags.wait
-        ? await af.results.waitFor(workflow, collection, {
-            onPoll: ({ status }) => ctx.output.progress(`Waiting for the results of ${collection}: ${status}`),
-          })
+        ? await af.results
+            .waitFor(workflow, collection, {
+              onPoll: ({ status }) => ctx.output.progress(`Waiting for the results of ${collection}: ${status}`),
+            })
+            .catch(resumable("The run goes on: run the same command again to wait for its results"))
         : await af.results.get(workflow, collection);
-      return { data: results, text: resultsText(results) };
+      return { data: results, text: () => resultsText(results) };
     }),
 };
 

@@ -1,33 +1,111 @@
 /**
- * The CLI's grammar: which commands exist, what they take, and the usage text built from the same table,
- * so help can never drift from what the parser accepts.
+ * The CLI's grammar: which commands exist, what they take, and every help page, built from the same
+ * tables so help can never drift from what the parser accepts. Adding a command is one entry in
+ * `COMMANDS` (its arguments, flags, summary, details and example) and one handler.
  */
 import { parseArgs } from "node:util";
+import { DATA_TYPES } from "../anyformat/data-types.js";
+import { FAULT_NAMES, type FaultName, type FaultRates } from "../testing/faults.js";
 
 export type ApiName = "anyformat" | "roboflow";
 
-/** A flag that belongs to some commands only. */
-export type CommandFlag = "wait" | "name" | "description" | "fields" | "filename";
+/** How a command's own flag parses, reads in usage, and is explained on its help page. */
+interface FlagSpec {
+  /** `integer` flags are parsed as whole numbers from `min` to `max`. */
+  readonly type: "boolean" | "string" | "integer";
+  /** The placeholder after the flag in usage, e.g. `N` in `--limit N`. */
+  readonly value?: string;
+  readonly min?: number;
+  readonly max?: number;
+  readonly help: string;
+}
 
-/** One command: `faultline <api> <resource> [<action>] <args...>`. */
-export interface CommandSpec {
-  readonly api: ApiName;
-  readonly resource: string;
-  /** Absent for anyformat's `run` and `results`, which take their arguments straight after the resource. */
-  readonly action?: string | undefined;
-  /** Positional argument names, in order, all required. */
+/** Flags that belong to some commands only. Each command lists the ones it takes. */
+export const FLAGS = {
+  wait: { type: "boolean", help: "Wait until the work is done, polling (progress shows on a terminal)" },
+  name: { type: "string", value: "N", help: "The workflow's name" },
+  description: { type: "string", value: "D", help: "What the workflow is for" },
+  fields: { type: "string", value: "<json|@file>", help: "The fields to extract: a JSON array, or @file.json holding one" },
+  filename: { type: "string", value: "NAME", help: "The document's file name (for stdin, or to rename a file)" },
+  limit: { type: "integer", value: "N", min: 1, max: Number.MAX_SAFE_INTEGER, help: "List at most N items [100]" },
+  all: { type: "boolean", help: "List every item, however many (instead of --limit)" },
+  port: { type: "integer", value: "N", min: 0, max: 65_534, help: "anyformat listens on N and Roboflow on N+1 [free ports]" },
+  faults: {
+    type: "string",
+    value: "NAME=RATE,...",
+    help: `Inject faults at these rates, 0 to 1 each (at most 1 in all), from:\n${FAULT_NAMES.join(", ")}`,
+  },
+  seed: { type: "integer", value: "N", min: 0, max: 2 ** 32 - 1, help: "Seed the fault draws and ids: the same seed, the same run [1]" },
+} as const satisfies Record<string, FlagSpec>;
+
+export type CommandFlag = keyof typeof FLAGS;
+
+/** What a command's flags parsed to: booleans, strings, and whole numbers. */
+export type CommandFlags = {
+  readonly [K in CommandFlag]: (typeof FLAGS)[K]["type"] extends "boolean"
+    ? boolean
+    : (typeof FLAGS)[K]["type"] extends "integer"
+      ? number | undefined
+      : string | undefined;
+};
+
+/** What every help page of a command shows. */
+interface CommandHelp {
+  /** Positional argument names, in order, all required; a last name ending in `...` takes one or more. */
   readonly args: readonly string[];
   readonly flags: readonly CommandFlag[];
   /** Flags that must be given. */
   readonly required?: readonly CommandFlag[] | undefined;
-  /** How the flags read in usage, e.g. `--name N --fields <json|@file>`. */
-  readonly flagUsage?: string | undefined;
+  /** One line, for lists of commands. */
   readonly summary: string;
+  /** More, for the command's own page: what it prints, what its arguments and flags mean. */
+  readonly details?: string | undefined;
+  /** Command lines that run it, one per line, shown on its own page. */
+  readonly example: string;
 }
 
+/** One API command: `faultline <api> <resource> [<action>] <args...>`. */
+export interface CommandSpec extends CommandHelp {
+  readonly api: ApiName;
+  readonly resource: string;
+  /** Absent for anyformat's `run` and `results`, which take their arguments straight after the resource. */
+  readonly action?: string | undefined;
+}
+
+const LIST_FLAGS: readonly CommandFlag[] = ["limit", "all"];
+const LIST_DETAILS =
+  "Rows print as pages arrive: at most 100 by default, --limit N for another bound, --all for every one.\n" +
+  "With --json, one array once the listing is complete (stdout stays empty if it fails half way).";
+
+const FIELDS_DETAILS = `--fields is a JSON array of field definitions, or @path to a file holding one (a whole
+create body, {"name": ..., "fields": [...]}, is accepted too). Each field is an object:
+  name           the key its value comes back under in the results, kept exactly as written
+  description    what to extract, in plain words
+  data_type      one of ${DATA_TYPES.join(", ")}
+  enum_options   the allowed values: required for enum and multi_select
+  nested_fields  the fields inside an object, each of this same shape: required for object`;
+
 export const COMMANDS: readonly CommandSpec[] = [
-  { api: "anyformat", resource: "workflows", action: "list", args: [], flags: [], summary: "List every workflow" },
-  { api: "anyformat", resource: "workflows", action: "get", args: ["id"], flags: [], summary: "Show one workflow" },
+  {
+    api: "anyformat",
+    resource: "workflows",
+    action: "list",
+    args: [],
+    flags: LIST_FLAGS,
+    summary: "List workflows",
+    details: LIST_DETAILS,
+    example: "faultline anyformat workflows list --limit 20",
+  },
+  {
+    api: "anyformat",
+    resource: "workflows",
+    action: "get",
+    args: ["id"],
+    flags: [],
+    summary: "Show one workflow",
+    details: "Prints the workflow with its fields.",
+    example: "faultline anyformat workflows get 0b7c1d2e-5f60-4a81-9c3d-4e5f6a7b8c9d",
+  },
   {
     api: "anyformat",
     resource: "workflows",
@@ -35,48 +113,207 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: [],
     flags: ["name", "fields", "description"],
     required: ["name", "fields"],
-    flagUsage: "--name N --fields <json|@file> [--description D]",
     summary: "Create a workflow from a JSON array of fields",
+    details: FIELDS_DETAILS,
+    example: [
+      `faultline anyformat workflows create --name Invoices \\`,
+      `  --fields '[{"name": "total", "description": "Invoice total", "data_type": "float"}]'`,
+      "faultline anyformat workflows create --name Invoices --fields @fields.json",
+    ].join("\n"),
   },
-  { api: "anyformat", resource: "workflows", action: "delete", args: ["id"], flags: [], summary: "Delete a workflow and its results" },
+  {
+    api: "anyformat",
+    resource: "workflows",
+    action: "delete",
+    args: ["id"],
+    flags: [],
+    summary: "Delete a workflow and its results",
+    details: 'Cannot be undone. With --json:\n{"type": "workflow", "id": "<id>", "deleted": true, "restorable": false}',
+    example: "faultline anyformat workflows delete 0b7c1d2e-5f60-4a81-9c3d-4e5f6a7b8c9d",
+  },
   {
     api: "anyformat",
     resource: "run",
     args: ["workflow", "file|-"],
     flags: ["wait", "filename"],
-    flagUsage: "[--wait] [--filename NAME]",
     summary: "Run a workflow on a file ('-' streams stdin); --wait prints the results",
+    details:
+      "Without --wait, prints the run's collection id and the command that fetches its results. With --wait,\n" +
+      "polls until the extraction ends and prints each field's value; Ctrl-C stops the waiting, not the run.",
+    example: ["faultline anyformat run <workflow> invoice.pdf --wait", "cat invoice.pdf | faultline anyformat run <workflow> - --filename invoice.pdf"].join("\n"),
   },
   {
     api: "anyformat",
     resource: "results",
     args: ["workflow", "collection"],
     flags: ["wait"],
-    flagUsage: "[--wait]",
     summary: "Show a run's results; --wait polls until they are ready",
+    details: "Without --wait, a run still processing is an error (exit 1) that says to add --wait.",
+    example: "faultline anyformat results <workflow> <collection> --wait",
   },
-  { api: "roboflow", resource: "project", action: "list", args: [], flags: [], summary: "List the workspace's projects" },
-  { api: "roboflow", resource: "project", action: "get", args: ["project"], flags: [], summary: "Show a project and its versions" },
-  { api: "roboflow", resource: "project", action: "delete", args: ["project"], flags: [], summary: "Move a project to Trash" },
-  { api: "roboflow", resource: "project", action: "restore", args: ["project"], flags: [], summary: "Take a project back from Trash" },
-  { api: "roboflow", resource: "version", action: "get", args: ["project", "version"], flags: [], summary: "Show a dataset version" },
+  {
+    api: "roboflow",
+    resource: "project",
+    action: "list",
+    args: [],
+    flags: LIST_FLAGS,
+    summary: "List the workspace's projects",
+    details: LIST_DETAILS,
+    example: "faultline roboflow project list --workspace acme",
+  },
+  {
+    api: "roboflow",
+    resource: "project",
+    action: "get",
+    args: ["project"],
+    flags: [],
+    summary: "Show a project and its versions",
+    example: "faultline roboflow project get widgets",
+  },
+  {
+    api: "roboflow",
+    resource: "project",
+    action: "delete",
+    args: ["project"],
+    flags: [],
+    summary: "Move a project to Trash",
+    details: `'project restore' takes it back. With --json:\n{"type": "project", "id": "<project>", "deleted": true, "restorable": true}`,
+    example: "faultline roboflow project delete widgets",
+  },
+  {
+    api: "roboflow",
+    resource: "project",
+    action: "restore",
+    args: ["project"],
+    flags: [],
+    summary: "Take a project back from Trash",
+    example: "faultline roboflow project restore widgets",
+  },
+  {
+    api: "roboflow",
+    resource: "version",
+    action: "get",
+    args: ["project", "version"],
+    flags: [],
+    summary: "Show a dataset version",
+    example: "faultline roboflow version get widgets 2",
+  },
   {
     api: "roboflow",
     resource: "version",
     action: "export",
     args: ["project", "version", "format"],
     flags: ["wait"],
-    flagUsage: "[--wait]",
     summary: "Export a version (coco, yolov8, voc, ...); --wait polls until the link is ready",
+    details: "Without --wait, prints how far the export has got; run it again, or add --wait, for the link.",
+    example: "faultline roboflow version export widgets 2 coco --wait",
   },
-  { api: "roboflow", resource: "version", action: "delete", args: ["project", "version"], flags: [], summary: "Move a version to Trash" },
-  { api: "roboflow", resource: "version", action: "restore", args: ["project", "version"], flags: [], summary: "Take a version back from Trash" },
-  { api: "roboflow", resource: "trash", action: "list", args: [], flags: [], summary: "List what is in Trash" },
-  { api: "roboflow", resource: "workflow", action: "list", args: [], flags: [], summary: "List the workspace's workflows" },
-  { api: "roboflow", resource: "workflow", action: "get", args: ["url"], flags: [], summary: "Show a workflow and its definition" },
-  { api: "roboflow", resource: "deployment", action: "list", args: [], flags: [], summary: "List dedicated deployments" },
-  { api: "roboflow", resource: "deployment", action: "get", args: ["name"], flags: [], summary: "Show a dedicated deployment" },
+  {
+    api: "roboflow",
+    resource: "version",
+    action: "delete",
+    args: ["project", "version"],
+    flags: [],
+    summary: "Move a version to Trash",
+    details: `'version restore' takes it back. With --json:\n{"type": "version", "id": "<project>/<version>", "deleted": true, "restorable": true}`,
+    example: "faultline roboflow version delete widgets 2",
+  },
+  {
+    api: "roboflow",
+    resource: "version",
+    action: "restore",
+    args: ["project", "version"],
+    flags: [],
+    summary: "Take a version back from Trash",
+    example: "faultline roboflow version restore widgets 2",
+  },
+  {
+    api: "roboflow",
+    resource: "trash",
+    action: "list",
+    args: [],
+    flags: LIST_FLAGS,
+    summary: "List what is in Trash",
+    details: LIST_DETAILS,
+    example: "faultline roboflow trash list",
+  },
+  {
+    api: "roboflow",
+    resource: "workflow",
+    action: "list",
+    args: [],
+    flags: LIST_FLAGS,
+    summary: "List the workspace's workflows",
+    details: LIST_DETAILS,
+    example: "faultline roboflow workflow list",
+  },
+  {
+    api: "roboflow",
+    resource: "workflow",
+    action: "get",
+    args: ["url"],
+    flags: [],
+    summary: "Show a workflow and its definition",
+    details: "<url> is the workflow's slug, as 'workflow list' shows it.",
+    example: "faultline roboflow workflow get detect-widgets",
+  },
+  {
+    api: "roboflow",
+    resource: "deployment",
+    action: "list",
+    args: [],
+    flags: LIST_FLAGS,
+    summary: "List dedicated deployments",
+    details: LIST_DETAILS,
+    example: "faultline roboflow deployment list",
+  },
+  {
+    api: "roboflow",
+    resource: "deployment",
+    action: "get",
+    args: ["name"],
+    flags: [],
+    summary: "Show a dedicated deployment",
+    example: "faultline roboflow deployment get my-deployment",
+  },
 ];
+
+/** The commands that are not an API's: their names are their whole command line. */
+type LocalName = "emulator" | "demo" | "help";
+
+interface LocalCommandSpec extends CommandHelp {
+  readonly name: LocalName;
+}
+
+const LOCAL_COMMANDS: Readonly<Record<LocalName, LocalCommandSpec>> = {
+  emulator: {
+    name: "emulator",
+    args: [],
+    flags: ["port", "faults", "seed"],
+    summary: "Serve both APIs' emulators on loopback until Ctrl-C",
+    details:
+      "Prints each emulator's URL and key (with --json, one line of JSON) and the exports that point the CLI at\n" +
+      "them. Faults are drawn for every request, from the seed: the same seed and requests give the same run.",
+    example: ["faultline emulator --port 8600", "faultline emulator --faults serverError=0.2,rateLimit=0.1 --seed 7"].join("\n"),
+  },
+  demo: {
+    name: "demo",
+    args: [],
+    flags: [],
+    summary: "Watch faultline fail well, against the embedded emulators",
+    details:
+      "Always runs on the embedded emulators, never on a real account: no key is read, nothing leaves the machine.\n" +
+      "With --json, prints one JSON summary of the steps at the end.",
+    example: "faultline demo",
+  },
+  help: {
+    name: "help",
+    args: ["[command...]"],
+    flags: [],
+    summary: "Show the help page of a command",
+    example: "faultline help anyformat workflows create",
+  },
+};
 
 const API_SUMMARY: Readonly<Record<ApiName, string>> = {
   anyformat: "Document extraction: workflows, runs and their results",
@@ -105,29 +342,29 @@ export interface GlobalOptions {
   readonly timeout: number | undefined;
 }
 
-export interface CommandFlags {
-  readonly wait: boolean;
-  readonly name: string | undefined;
-  readonly description: string | undefined;
-  readonly fields: string | undefined;
-  readonly filename: string | undefined;
-}
-
 export type Invocation =
   | { readonly kind: "help"; readonly text: string }
   | { readonly kind: "version"; readonly json: boolean }
-  | { readonly kind: "emulator"; readonly json: boolean; readonly port: number | undefined }
+  | {
+      readonly kind: "emulator";
+      readonly json: boolean;
+      readonly port: number | undefined;
+      readonly faults: FaultRates;
+      readonly seed: number | undefined;
+    }
   | { readonly kind: "demo"; readonly json: boolean }
   | {
       readonly kind: "api";
       readonly command: CommandSpec;
       /** Positional values by the names in `command.args`. */
       readonly args: Readonly<Record<string, string>>;
+      /** The values of a last argument that takes one or more (`paths...`), by its name without the `...`. */
+      readonly rest: Readonly<Record<string, readonly string[]>>;
       readonly flags: CommandFlags;
       readonly options: GlobalOptions;
     };
 
-const OPTIONS = {
+const GLOBAL_OPTIONS = {
   json: { type: "boolean" },
   "api-key": { type: "string" },
   "base-url": { type: "string" },
@@ -137,19 +374,19 @@ const OPTIONS = {
   timeout: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
-  port: { type: "string" },
-  wait: { type: "boolean" },
-  name: { type: "string" },
-  description: { type: "string" },
-  fields: { type: "string" },
-  filename: { type: "string" },
 } as const;
 
-type Values = {
-  -readonly [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "boolean" ? boolean : string;
+const COMMAND_FLAGS = Object.keys(FLAGS) as CommandFlag[];
+
+const OPTIONS = {
+  ...GLOBAL_OPTIONS,
+  ...(Object.fromEntries(
+    COMMAND_FLAGS.map((flag) => [flag, { type: FLAGS[flag].type === "boolean" ? "boolean" : "string" }]),
+  ) as { readonly [K in CommandFlag]: { readonly type: "boolean" | "string" } }),
 };
 
-const COMMAND_FLAGS: readonly CommandFlag[] = ["wait", "name", "description", "fields", "filename"];
+type Values = Partial<Record<keyof typeof GLOBAL_OPTIONS | CommandFlag, string | boolean>>;
+
 const ROBOFLOW_ONLY = ["workspace", "deployments-url"] as const;
 const API_OPTIONS = ["api-key", "base-url", "deployments-url", "workspace", "max-retries", "timeout"] as const;
 
@@ -178,6 +415,8 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   }
   const json = values.json === true;
 
+  // `faultline help <command...>` and `faultline <command...> --help` show the same page.
+  if (positionals[0] === "help") return { kind: "help", text: helpFor(positionals.slice(1)) };
   if (values.help === true) return { kind: "help", text: helpFor(positionals) };
   if (values.version === true) return { kind: "version", json };
 
@@ -185,81 +424,102 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   if (first === undefined) throw new UsageError("Missing command");
 
   if (first === "emulator" || first === "demo") {
-    rejectOptions(values, [...API_OPTIONS, ...COMMAND_FLAGS, ...(first === "demo" ? (["port"] as const) : [])], first);
-    if (rest.length > 0) throw new UsageError(`Unexpected argument '${rest[0]}' for '${first}'`);
+    const spec = LOCAL_COMMANDS[first];
+    const hint = `Run 'faultline ${first} --help'`;
+    rejectOptions(values, [...API_OPTIONS, ...COMMAND_FLAGS.filter((f) => !spec.flags.includes(f))], first, hint);
+    if (rest.length > 0) throw new UsageError(`Unexpected argument '${rest[0]}' for '${first}'`, hint);
     if (first === "demo") return { kind: "demo", json };
-    return { kind: "emulator", json, port: integerOption(values.port, "--port", 0, 65_534) };
+    const flags = commandFlags(values, hint);
+    return { kind: "emulator", json, port: flags.port, seed: flags.seed, faults: faultRates(flags.faults, hint) };
   }
 
   if (first !== "anyformat" && first !== "roboflow") throw new UsageError(`Unknown command '${first}'`);
   const api: ApiName = first;
-  const apiHint = `Run 'faultline ${api} --help'`;
-  const [resource, ...afterResource] = rest;
-  if (resource === undefined) throw new UsageError(`Missing resource for '${api}'`, apiHint);
-  const candidates = COMMANDS.filter((c) => c.api === api && c.resource === resource);
-  if (candidates.length === 0) throw new UsageError(`Unknown resource '${resource}' for '${api}'`, apiHint);
-
-  const resourceHint = `Run 'faultline ${api} ${resource} --help'`;
-  let command: CommandSpec | undefined;
-  let args: string[];
-  if (candidates.length === 1 && candidates[0]?.action === undefined) {
-    command = candidates[0];
-    args = afterResource;
-  } else {
-    const [action, ...afterAction] = afterResource;
-    if (action === undefined) throw new UsageError(`Missing action for '${api} ${resource}'`, resourceHint);
-    command = candidates.find((c) => c.action === action);
-    if (command === undefined) throw new UsageError(`Unknown action '${action}' for '${api} ${resource}'`, resourceHint);
-    args = afterAction;
-  }
-  if (command === undefined) throw new UsageError(`Unknown resource '${resource}' for '${api}'`, apiHint);
-
+  const { command, args } = resolveCommand(api, rest);
   const name = commandName(command);
-  if (args.length < command.args.length) {
-    throw new UsageError(`Missing argument <${command.args[args.length]}> for '${name}'`, resourceHint);
-  }
-  if (args.length > command.args.length) {
-    throw new UsageError(`Unexpected argument '${args[command.args.length]}' for '${name}'`, resourceHint);
-  }
+  const commandHint = `Run 'faultline ${name} --help'`;
+
   const named: Record<string, string> = {};
+  const variadic: Record<string, readonly string[]> = {};
   command.args.forEach((argName, i) => {
-    named[argName] = args[i] ?? "";
+    if (argName.endsWith("...")) {
+      const given = args.slice(i);
+      if (given.length === 0) throw new UsageError(`Missing argument <${argName.slice(0, -3)}> for '${name}'`, commandHint);
+      variadic[argName.slice(0, -3)] = given;
+      return;
+    }
+    const value = args[i];
+    if (value === undefined) throw new UsageError(`Missing argument <${argName}> for '${name}'`, commandHint);
+    named[argName] = value;
   });
+  if (!command.args.some((a) => a.endsWith("...")) && args.length > command.args.length) {
+    throw new UsageError(`Unexpected argument '${args[command.args.length]}' for '${name}'`, commandHint);
+  }
 
   const notAllowed = COMMAND_FLAGS.filter((flag) => !command.flags.includes(flag));
-  rejectOptions(values, ["port", ...notAllowed, ...(api === "anyformat" ? ROBOFLOW_ONLY : [])], name, resourceHint);
+  rejectOptions(values, [...notAllowed, ...(api === "anyformat" ? ROBOFLOW_ONLY : [])], name, commandHint);
   for (const flag of command.required ?? []) {
     if (values[flag] === undefined || values[flag] === "") {
-      throw new UsageError(`Missing option --${flag} for '${name}'`, resourceHint);
+      throw new UsageError(`Missing option --${flag} for '${name}'`, commandHint);
     }
   }
+  const flags = commandFlags(values, commandHint);
+  if (flags.all && flags.limit !== undefined) throw new UsageError("Give --limit N or --all, not both", commandHint);
 
   return {
     kind: "api",
     command,
     args: named,
-    flags: {
-      wait: values.wait === true,
-      name: values.name,
-      description: values.description,
-      fields: values.fields,
-      filename: values.filename,
-    },
+    rest: variadic,
+    flags,
     options: {
       json,
-      apiKey: values["api-key"],
-      baseUrl: values["base-url"],
-      deploymentsUrl: values["deployments-url"],
-      workspace: values.workspace,
-      maxRetries: integerOption(values["max-retries"], "--max-retries", 0, 100),
-      timeout: integerOption(values.timeout, "--timeout", 1, 2_147_483_647),
+      apiKey: stringValue(values["api-key"]),
+      baseUrl: stringValue(values["base-url"]),
+      deploymentsUrl: stringValue(values["deployments-url"]),
+      workspace: stringValue(values.workspace),
+      maxRetries: integerOption(stringValue(values["max-retries"]), "--max-retries", 0, 100, commandHint),
+      timeout: integerOption(stringValue(values.timeout), "--timeout", 1, 2_147_483_647, commandHint),
     },
   };
+}
+
+/** The command the words after `<api>` name, and the arguments after it. */
+function resolveCommand(api: ApiName, words: readonly string[]): { command: CommandSpec; args: string[] } {
+  const apiHint = `Run 'faultline ${api} --help'`;
+  const [resource, ...afterResource] = words;
+  if (resource === undefined) throw new UsageError(`Missing resource for '${api}'`, apiHint);
+  const candidates = COMMANDS.filter((c) => c.api === api && c.resource === resource);
+  const only = candidates[0];
+  if (only === undefined) throw new UsageError(`Unknown resource '${resource}' for '${api}'`, apiHint);
+  if (candidates.length === 1 && only.action === undefined) return { command: only, args: afterResource };
+  const resourceHint = `Run 'faultline ${api} ${resource} --help'`;
+  const [action, ...afterAction] = afterResource;
+  if (action === undefined) throw new UsageError(`Missing action for '${api} ${resource}'`, resourceHint);
+  const command = candidates.find((c) => c.action === action);
+  if (command === undefined) throw new UsageError(`Unknown action '${action}' for '${api} ${resource}'`, resourceHint);
+  return { command, args: afterAction };
 }
 
 /** `anyformat workflows get`, as the user would type it after `faultline`. */
 export function commandName(command: CommandSpec): string {
   return [command.api, command.resource, command.action].filter((p) => p !== undefined).join(" ");
+}
+
+function commandFlags(values: Values, hint: string): CommandFlags {
+  const flags: Record<string, boolean | string | number | undefined> = {};
+  for (const flag of COMMAND_FLAGS) {
+    const spec: FlagSpec = FLAGS[flag];
+    const raw = values[flag];
+    if (spec.type === "boolean") flags[flag] = raw === true;
+    else if (spec.type === "integer") flags[flag] = integerOption(stringValue(raw), `--${flag}`, spec.min ?? 0, spec.max ?? Number.MAX_SAFE_INTEGER, hint);
+    else flags[flag] = stringValue(raw);
+  }
+  return flags as unknown as CommandFlags;
+}
+
+function stringValue(value: string | boolean | undefined): string | undefined {
+  return typeof value === "string" ? value : undefined;
 }
 
 function rejectOptions(values: Values, names: readonly (keyof Values)[], where: string, hint?: string): void {
@@ -268,12 +528,33 @@ function rejectOptions(values: Values, names: readonly (keyof Values)[], where: 
   }
 }
 
-function integerOption(raw: string | undefined, flag: string, min: number, max: number): number | undefined {
+function integerOption(raw: string | undefined, flag: string, min: number, max: number, hint?: string): number | undefined {
   if (raw === undefined) return undefined;
   if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) {
-    throw new UsageError(`${flag} takes a whole number from ${min} to ${max}, not '${raw}'`);
+    throw new UsageError(`${flag} takes a whole number from ${min} to ${max}, not '${raw}'`, hint);
   }
   return Number(raw);
+}
+
+/** `--faults serverError=0.2,rateLimit=0.1` as the testing kit's `faults` option. */
+function faultRates(spec: string | undefined, hint: string): FaultRates {
+  if (spec === undefined) return {};
+  const rates: Partial<Record<FaultName, number>> = {};
+  let total = 0;
+  for (const entry of spec.split(",").map((e) => e.trim()).filter((e) => e !== "")) {
+    const match = /^([A-Za-z]+)=(\d+(?:\.\d+)?|\.\d+)$/.exec(entry);
+    if (match === null) throw new UsageError(`--faults takes NAME=RATE entries separated by commas, not '${entry}'`, hint);
+    const [, name = "", raw = ""] = match;
+    if (!FAULT_NAMES.includes(name as FaultName)) {
+      throw new UsageError(`Unknown fault '${name}' in --faults (known: ${FAULT_NAMES.join(", ")})`, hint);
+    }
+    const rate = Number(raw);
+    if (rate > 1) throw new UsageError(`The rate of ${name} in --faults is ${raw}: rates go from 0 to 1`, hint);
+    rates[name as FaultName] = rate;
+    total += rate;
+  }
+  if (total > 1 + 1e-9) throw new UsageError(`The rates in --faults add up to ${total}, more than 1`, hint);
+  return rates;
 }
 
 /** node's parseArgs messages end in advice about `--` that only confuses here: keep the first sentence. */
@@ -297,12 +578,10 @@ function parseErrorMessage(error: unknown): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Usage text
+// Help pages
 // ---------------------------------------------------------------------------------------------
 
-const GLOBAL_USAGE = "faultline [--json] [--api-key KEY] [--base-url URL] [--workspace WS] <api> <resource> <action> [args]";
-
-const OPTIONS_TEXT = `Options:
+const API_OPTIONS_TEXT = `Options:
   --json                 Print results as JSON on stdout; on failure, stdout stays empty
                          and stderr gets one JSON line {"error": {...}}
   --api-key KEY          API key [env ANYFORMAT_API_KEY or ROBOFLOW_API_KEY]
@@ -311,61 +590,111 @@ const OPTIONS_TEXT = `Options:
   --deployments-url URL  Roboflow dedicated-deployments URL [env ROBOFLOW_DEPLOYMENTS_URL]
   --max-retries N        Retries after the first attempt [2]
   --timeout MS           Per-attempt timeout in milliseconds [60000]
-  -h, --help             Show help; also after an api or a resource
+  -h, --help             Show help; also after any command
   --version              Print the version`;
 
 const EXIT_TEXT = `Exit codes:
-  0  success
-  1  any other failure: usage, bad input, network, server, unexpected response
-  2  authentication: missing or invalid key (401, 403), no workspace selected
-  3  not found (404)`;
+  0    success
+  1    any other failure: usage, bad input, network, server, unexpected response
+  2    authentication: missing or invalid key (401, 403), no workspace selected
+  3    not found (404)
+  130  interrupted (Ctrl-C)`;
 
-function commandLine(command: CommandSpec): string {
-  const args = command.args.map((a) => `<${a}>`).join(" ");
-  return [commandName(command), args, command.flagUsage ?? ""].filter((p) => p !== "").join(" ");
+/** `--name N`, `[--description D]`, `[--wait]`: a command's flags as they read in usage. */
+function flagUsage(spec: CommandHelp): string {
+  return spec.flags
+    .map((flag) => {
+      const f: FlagSpec = FLAGS[flag];
+      const text = f.value === undefined ? `--${flag}` : `--${flag} ${f.value}`;
+      return spec.required?.includes(flag) === true ? text : `[${text}]`;
+    })
+    .join(" ");
+}
+
+function usageLine(name: string, spec: CommandHelp): string {
+  // `[name]` is shown as written: an optional argument (help's own).
+  const args = spec.args.map((a) => (a.startsWith("[") ? a : a.endsWith("...") ? `<${a.slice(0, -3)}>...` : `<${a}>`)).join(" ");
+  return [`faultline ${name}`, args, flagUsage(spec)].filter((p) => p !== "").join(" ");
+}
+
+function apiUsageLine(command: CommandSpec): string {
+  return usageLine(commandName(command), command);
 }
 
 /** Commands with their summaries; a summary moves under its command when the line would run long. */
-function commandList(commands: readonly CommandSpec[]): string {
-  const lines = commands.map((c) => [`faultline ${commandLine(c)}`, c.summary] as const);
+function commandList(lines: ReadonlyArray<readonly [string, string]>): string {
   const width = Math.max(...lines.map(([l]) => l.length));
   if (width > 48) return lines.map(([l, s]) => `  ${l}\n      ${s}`).join("\n");
   return lines.map(([l, s]) => `  ${l.padEnd(width)}  ${s}`).join("\n");
 }
 
-/** The usage text for the deepest level the positionals name: top, api, or resource. */
-export function helpFor(positionals: readonly string[]): string {
-  const [api, resource] = positionals;
-  if (api === "anyformat" || api === "roboflow") {
-    const ofApi = COMMANDS.filter((c) => c.api === api);
-    const ofResource = ofApi.filter((c) => c.resource === resource);
-    if (ofResource.length > 0) {
-      return `Usage: faultline [options] ${api} ${resource} ${ofResource[0]?.action === undefined ? "" : "<action> "}[args]
+function indent(text: string, by = "  "): string {
+  return text
+    .split("\n")
+    .map((line) => (line === "" ? line : `${by}${line}`))
+    .join("\n");
+}
 
-Commands:
-${commandList(ofResource)}
+/** The page of one command: usage, what it does, its own flags, an example. */
+function commandPage(name: string, spec: CommandHelp, api: ApiName | undefined): string {
+  const sections = [`Usage: ${usageLine(name, spec)}`, `${spec.summary}.`];
+  if (spec.details !== undefined) sections.push(spec.details);
+  if (spec.flags.length > 0) {
+    const rows = spec.flags.map((flag) => {
+      const f: FlagSpec = FLAGS[flag];
+      return [f.value === undefined ? `--${flag}` : `--${flag} ${f.value}`, f.help] as const;
+    });
+    const width = Math.max(...rows.map(([l]) => l.length));
+    // A help that runs over lines continues under its first line.
+    const row = ([l, h]: readonly [string, string]): string => `  ${l.padEnd(width)}  ${h.split("\n").join(`\n${" ".repeat(width + 4)}`)}`;
+    sections.push(`Flags:\n${rows.map(row).join("\n")}`);
+  }
+  sections.push(`Example${spec.example.includes("\n") ? "s" : ""}:\n${indent(spec.example)}`);
+  if (api !== undefined) {
+    const lines = API_OPTIONS_TEXT.split("\n").filter((l) => api === "roboflow" || !/--workspace|--deployments-url/.test(l));
+    sections.push(lines.join("\n"), EXIT_TEXT);
+  } else {
+    sections.push("Options:\n  --json      Print JSON instead of text\n  -h, --help  Show this page");
+  }
+  return `${sections.join("\n\n")}\n`;
+}
 
-${OPTIONS_TEXT}
-
-${EXIT_TEXT}
-`;
-    }
-    const resources = [...new Set(ofApi.map((c) => c.resource))].join(", ");
-    return `Usage: faultline [options] ${api} <resource> <action> [args]
+function apiPage(api: ApiName): string {
+  const ofApi = COMMANDS.filter((c) => c.api === api);
+  const resources = [...new Set(ofApi.map((c) => c.resource))].join(", ");
+  return `Usage: faultline [options] ${api} <resource> <action> [args]
 
 ${API_SUMMARY[api]}. Resources: ${resources}.
 
 Commands:
-${commandList(ofApi)}
+${commandList(ofApi.map((c) => [apiUsageLine(c), c.summary]))}
 
-${OPTIONS_TEXT}
+  'faultline help ${api} <resource> <action>' shows a command's own page, with an example.
+
+${API_OPTIONS_TEXT}
 
 ${EXIT_TEXT}
 `;
-  }
-  return `Usage: ${GLOBAL_USAGE}
-       faultline emulator [--port N]
-       faultline demo
+}
+
+function resourcePage(api: ApiName, resource: string, commands: readonly CommandSpec[]): string {
+  return `Usage: faultline [options] ${api} ${resource} <action> [args]
+
+Commands:
+${commandList(commands.map((c) => [apiUsageLine(c), c.summary]))}
+
+  'faultline help ${api} ${resource} <action>' shows a command's own page, with an example.
+
+${API_OPTIONS_TEXT}
+
+${EXIT_TEXT}
+`;
+}
+
+function topPage(): string {
+  const local = (Object.values(LOCAL_COMMANDS) as LocalCommandSpec[]).map((c) => [usageLine(c.name, c), c.summary] as const);
+  return `Usage: faultline [options] <api> <resource> <action> [args]
+       ${local.map(([line]) => line).join("\n       ")}
 
 Call the anyformat and Roboflow APIs from the shell, with errors that say what to do.
 
@@ -374,16 +703,37 @@ APIs:
   roboflow   ${API_SUMMARY.roboflow}
 
 Commands:
-${COMMANDS.map((c) => `  faultline ${commandLine(c)}`).join("\n")}
-  faultline emulator [--port N]
-  faultline demo
+${COMMANDS.map((c) => `  ${apiUsageLine(c)}`).join("\n")}
 
-  'faultline <api> --help' and 'faultline <api> <resource> --help' describe each command.
-  'faultline emulator' serves both emulators on loopback until Ctrl-C (anyformat on N, roboflow on N+1);
-  'faultline demo' shows faultline at work against them.
+${commandList(local)}
 
-${OPTIONS_TEXT}
+  'faultline help <command...>' (or '<command...> --help') shows a command's own page, with an example:
+  faultline help anyformat workflows create
+
+${API_OPTIONS_TEXT}
 
 ${EXIT_TEXT}
 `;
+}
+
+/**
+ * The help page the words name: the top page, an API's, a resource's, or one command's (words after a
+ * whole command, its arguments, are ignored). A word that names nothing is a `UsageError`.
+ */
+export function helpFor(words: readonly string[]): string {
+  const [first, second, third] = words;
+  if (first === undefined) return topPage();
+  if (first === "emulator" || first === "demo" || first === "help") return commandPage(first, LOCAL_COMMANDS[first], undefined);
+  if (first !== "anyformat" && first !== "roboflow") throw new UsageError(`Unknown command '${first}'`, "Run 'faultline help'");
+  if (second === undefined) return apiPage(first);
+  const commands = COMMANDS.filter((c) => c.api === first && c.resource === second);
+  const only = commands[0];
+  if (only === undefined) throw new UsageError(`Unknown resource '${second}' for '${first}'`, `Run 'faultline help ${first}'`);
+  if (commands.length === 1 && only.action === undefined) return commandPage(commandName(only), only, first);
+  if (third === undefined) return resourcePage(first, second, commands);
+  const command = commands.find((c) => c.action === third);
+  if (command === undefined) {
+    throw new UsageError(`Unknown action '${third}' for '${first} ${second}'`, `Run 'faultline help ${first} ${second}'`);
+  }
+  return commandPage(commandName(command), command, first);
 }

@@ -3,6 +3,7 @@
  * keeping it separate lets the same code run in-process when that is ever wanted.
  */
 import { Writable, type Readable } from "node:stream";
+import { AbortedError } from "../core/errors.js";
 import { parseInvocation, wantsJson, type Invocation } from "./args.js";
 import type { CommandContext, Handler } from "./context.js";
 import { Output, type ErrorContext, type Streams } from "./output.js";
@@ -10,6 +11,11 @@ import { Output, type ErrorContext, type Streams } from "./output.js";
 export interface CliIo extends Streams {
   readonly stdin: Readable;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /**
+   * Aborts when the user interrupts (Ctrl-C): calls and waits stop with `AbortedError` (exit 130, and with
+   * `--json` one error line), the emulator and the demo stop cleanly.
+   */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -41,11 +47,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         // The demo prints as it goes; its lines pass through the same masking as everything else.
         const stdout = new Writable({
           write(chunk: Buffer | string, _encoding, done) {
-            io.stdout.write(output.mask(chunk.toString()));
+            output.stdout(chunk.toString().replace(/\n$/, ""));
             done();
           },
         });
-        return await runDemo({ stdout, env: io.env });
+        const summary = await runDemo({ stdout: invocation.json ? undefined : stdout, signal: io.signal });
+        if (invocation.json) output.result({ data: summary, text: undefined });
+        return 0;
       } catch (error) {
         return output.error(error);
       }
@@ -54,7 +62,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       const plain = new Output(invocation.json, [], io);
       try {
         const { runEmulator } = await import("./emulator.js");
-        return await runEmulator({ port: invocation.port, output: plain });
+        return await runEmulator({
+          port: invocation.port,
+          faults: invocation.faults,
+          seed: invocation.seed,
+          output: plain,
+          stopped: io.signal,
+        });
       } catch (error) {
         return plain.error(error);
       }
@@ -90,18 +104,29 @@ async function runApiCommand(
   const ctx: CommandContext = {
     command,
     args: invocation.args,
+    rest: invocation.rest,
     flags: invocation.flags,
     options: invocation.options,
     env: io.env,
     output,
     stdin: io.stdin,
+    signal: io.signal,
   };
   try {
     if (handler === undefined) throw new Error(`No handler for '${command.api} ${key}'`);
     output.result(await handler(ctx));
     return 0;
   } catch (error) {
-    return output.error(error, context);
+    return interrupted(error, io.signal) ?? output.error(error, context);
+  }
+
+  /** A call cut short by Ctrl-C or SIGTERM: said so in plain words, with the shell's exit code for it. */
+  function interrupted(error: unknown, signal: AbortSignal | undefined): number | undefined {
+    if (!(error instanceof AbortedError) || signal?.aborted !== true) return undefined;
+    const reason = signal.reason === "SIGTERM" ? "SIGTERM" : "Ctrl-C";
+    const shown = error.hint === undefined ? new AbortedError(`Interrupted (${reason})`, { cause: error }) : error;
+    output.error(shown, context);
+    return reason === "SIGTERM" ? 143 : 130;
   }
 }
 

@@ -10,11 +10,15 @@ import type { Output, Rendered } from "./output.js";
 export interface CommandContext {
   readonly command: CommandSpec;
   readonly args: Readonly<Record<string, string>>;
+  /** The values of a last argument that takes one or more (`paths...`), by its name without the `...`. */
+  readonly rest: Readonly<Record<string, readonly string[]>>;
   readonly flags: CommandFlags;
   readonly options: GlobalOptions;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly output: Output;
   readonly stdin: Readable;
+  /** Aborts on Ctrl-C: every call and wait of the command stops at once, with `AbortedError`. */
+  readonly signal: AbortSignal | undefined;
 }
 
 /** A command's work: it returns what to print, or throws what went wrong. */
@@ -25,15 +29,17 @@ export function firstSet(...values: ReadonlyArray<string | undefined>): string |
   return values.find((v) => v !== undefined && v.trim() !== "");
 }
 
-/** The client options every API shares, from flags; retries are announced on a terminal. */
+/** The client options every API shares, from flags; retries are announced on a terminal; Ctrl-C aborts. */
 export function commonClientOptions(ctx: CommandContext): {
   maxRetries: number | undefined;
   timeout: number | undefined;
+  signal: AbortSignal | undefined;
   onRetry: (info: RetryInfo) => void;
 } {
   return {
     maxRetries: ctx.options.maxRetries,
     timeout: ctx.options.timeout,
+    signal: ctx.signal,
     onRetry: (info) => {
       const seconds = (info.delayMs / 1000).toFixed(1);
       ctx.output.progress(`${info.error.code}: retrying in ${seconds} s (attempt ${info.attempt})`);

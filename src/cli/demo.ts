@@ -1,20 +1,36 @@
 /**
  * `faultline demo` (and `npm start`): a short story of calls failing well. It starts both embedded
  * emulators on loopback and walks through what faultline does for a user: retries it chose and why,
- * polls it waited through, and the typed errors a user catches. With `ANYFORMAT_API_KEY` or
- * `ROBOFLOW_API_KEY` set, that API's part talks to the real service instead (and injects no faults).
+ * polls it waited through, and the typed errors a user catches. It always runs on the emulators: it
+ * reads no key from the environment and sends nothing off the machine, whatever is set.
  */
 import { Anyformat } from "../anyformat/client.js";
 import type { RetryInfo } from "../core/retry.js";
-import { ApiError, AuthFailedError, LockedError, NotFoundError, type KnownApiError } from "../core/errors.js";
+import { ApiError, AuthFailedError, FaultlineError, LockedError, NotFoundError } from "../core/errors.js";
 import { Roboflow } from "../roboflow/client.js";
 import { ANYFORMAT_EMULATOR_KEY, type AnyformatApp } from "../testing/anyformat/app.js";
 import { ROBOFLOW_EMULATOR_KEY, ROBOFLOW_EMULATOR_WORKSPACE, type RoboflowApp } from "../testing/roboflow/app.js";
 import { startEmulator, type Emulator } from "../testing/server.js";
 
 export interface DemoIo {
-  readonly stdout: NodeJS.WritableStream;
-  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Where the story is told as it happens; without it, it is only summed up in what `runDemo` returns. */
+  readonly stdout?: NodeJS.WritableStream | undefined;
+  /** Stops the demo (Ctrl-C): the call under way ends with `AbortedError`, and the emulators close. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** One numbered step of the story and what it showed. */
+export interface DemoStep {
+  readonly step: number;
+  readonly title: string;
+  readonly lines: readonly string[];
+}
+
+/** What `faultline --json demo` prints. */
+export interface DemoSummary {
+  readonly emulators: { readonly anyformat: string; readonly roboflow: string };
+  readonly steps: readonly DemoStep[];
+  readonly seconds: number;
 }
 
 const INVOICE = `ACME Tools Ltd.
@@ -23,47 +39,82 @@ Total: 1249.50
 Currency: EUR
 Due date: 2026-12-31`;
 
-export async function runDemo(io: DemoIo = { stdout: process.stdout, env: process.env }): Promise<number> {
+/** Tells the story, step by step, numbering the steps itself so the numbers never jump. */
+class Story {
+  readonly steps: Array<{ step: number; title: string; lines: string[] }> = [];
+  readonly #out: NodeJS.WritableStream | undefined;
+
+  constructor(out: NodeJS.WritableStream | undefined) {
+    this.#out = out;
+  }
+
+  /** Starts the next step. */
+  step(title: string): void {
+    const step = this.steps.length + 1;
+    this.steps.push({ step, title, lines: [] });
+    this.#print("");
+    this.#print(`${step}. ${title}`);
+  }
+
+  /** A line of the current step (or of the preamble, before the first). */
+  say: Say = (line = "") => {
+    this.steps.at(-1)?.lines.push(line.trim());
+    this.#print(`     ${line}`);
+  };
+
+  /** A line outside any step: the title and the closing words. */
+  print(line: string): void {
+    this.#print(line);
+  }
+
+  #print(line: string): void {
+    this.#out?.write(`${line}\n`);
+  }
+}
+
+export async function runDemo(io: DemoIo = { stdout: process.stdout }): Promise<DemoSummary> {
   const started = Date.now();
-  const say = (line = ""): void => void io.stdout.write(`${line}\n`);
-  const afKey = io.env["ANYFORMAT_API_KEY"];
-  const rfKey = io.env["ROBOFLOW_API_KEY"];
-  const afEmu = afKey ? undefined : await startEmulator({ api: "anyformat", stepMs: 250, faultRetryAfterSeconds: 1 });
-  const rfEmu = rfKey ? undefined : await startEmulator({ api: "roboflow", exportMs: 1200 });
-  const onRetry = (info: RetryInfo): void => say(`     ↻ ${describeRetry(info)}`);
-  const af = new Anyformat({
-    apiKey: afKey ?? ANYFORMAT_EMULATOR_KEY,
-    baseUrl: afEmu?.url ?? io.env["ANYFORMAT_BASE_URL"],
-    onRetry,
-  });
+  const story = new Story(io.stdout);
+  const afEmu = await startEmulator({ api: "anyformat", stepMs: 250, faultRetryAfterSeconds: 1 });
+  let rfEmu: Emulator<RoboflowApp>;
+  try {
+    rfEmu = await startEmulator({ api: "roboflow", exportMs: 1200 });
+  } catch (error) {
+    await afEmu.close();
+    throw error;
+  }
+  const onRetry = (info: RetryInfo): void => story.say(`↻ ${describeRetry(info)}`);
+  const af = new Anyformat({ apiKey: ANYFORMAT_EMULATOR_KEY, baseUrl: afEmu.url, onRetry, signal: io.signal });
   const rf = new Roboflow({
-    apiKey: rfKey ?? ROBOFLOW_EMULATOR_KEY,
-    workspace: rfKey ? io.env["ROBOFLOW_WORKSPACE"] : ROBOFLOW_EMULATOR_WORKSPACE,
-    baseUrl: rfEmu?.url ?? io.env["ROBOFLOW_BASE_URL"],
-    deploymentsUrl: rfEmu?.deploymentsUrl ?? io.env["ROBOFLOW_DEPLOYMENTS_URL"],
+    apiKey: ROBOFLOW_EMULATOR_KEY,
+    workspace: ROBOFLOW_EMULATOR_WORKSPACE,
+    baseUrl: rfEmu.url,
+    deploymentsUrl: rfEmu.deploymentsUrl,
     onRetry,
+    signal: io.signal,
   });
 
   try {
-    say("faultline demo: calling two APIs that fail, and failing well");
-    say(`  anyformat: ${afEmu ? `emulator at ${afEmu.url}` : `${af.baseUrl} (ANYFORMAT_API_KEY set)`}`);
-    say(`  Roboflow:  ${rfEmu ? `emulator at ${rfEmu.url}` : `${rf.baseUrl} (ROBOFLOW_API_KEY set)`}`);
-    await anyformatStory(af, afEmu, say);
-    await roboflowStory(rf, rfEmu, say);
-    say();
-    say(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s. Every failure above was a typed error; nothing was retried that should not be.`);
-    return 0;
+    story.print("faultline demo: calling two APIs that fail, and failing well (on the embedded emulators: no key, no network)");
+    story.print(`  anyformat: emulator at ${afEmu.url}`);
+    story.print(`  Roboflow:  emulator at ${rfEmu.url}`);
+    await anyformatStory(af, afEmu, story);
+    await roboflowStory(rf, rfEmu, story);
+    const seconds = Math.round((Date.now() - started) / 100) / 10;
+    story.print("");
+    story.print(`Done in ${seconds.toFixed(1)} s. Every failure above was a typed error; nothing was retried that should not be.`);
+    return { emulators: { anyformat: afEmu.url, roboflow: rfEmu.url }, steps: story.steps, seconds };
   } finally {
     await Promise.all([af.close(), rf.close()]);
-    await Promise.all([afEmu?.close(), rfEmu?.close()]);
+    await Promise.all([afEmu.close(), rfEmu.close()]);
   }
 }
 
 type Say = (line?: string) => void;
 
-async function anyformatStory(af: Anyformat, emu: Emulator<AnyformatApp> | undefined, say: Say): Promise<void> {
-  say();
-  say("1. Create an anyformat workflow");
+async function anyformatStory(af: Anyformat, emu: Emulator<AnyformatApp>, story: Story): Promise<void> {
+  const say = story.say;
+  story.step("Create an anyformat workflow");
   const { data: workflow, requestId } = await af.workflows
     .create({
       name: "Invoices (faultline demo)",
@@ -75,45 +126,42 @@ async function anyformatStory(af: Anyformat, emu: Emulator<AnyformatApp> | undef
       ],
     })
     .withResponse();
-  say(`     created "${workflow.name}" (${workflow.id})${requestId ? `, request id ${requestId}` : ""}`);
+  say(`created "${workflow.name}" (${workflow.id})${requestId ? `, request id ${requestId}` : ""}`);
 
   try {
-    say();
-    say("2. Extract a document: one call, af.workflows.extract(), through a rate limit and 412 polls");
+    story.step("Extract a document: one call, af.workflows.extract(), through a rate limit and 412 polls");
     // One 429 on the submission, as a busy organisation would meet: faultline waits its Retry-After.
-    emu?.inject("rateLimit", { method: "POST", path: /\/run\/$/ });
+    emu.inject("rateLimit", { method: "POST", path: /\/run\/$/ });
     const results = await af.workflows.extract(workflow.id, { text: INVOICE }, {
       pollInterval: 200,
       onPoll: ({ status, attempt }) => {
-        if (status !== "processed") say(`     … poll ${attempt}: 412 PRECONDITION_FAILED, run ${status}: not ready, polling again`);
-        else say(`     ✓ poll ${attempt}: results ready`);
+        if (status !== "processed") say(`… poll ${attempt}: 412 PRECONDITION_FAILED, run ${status}: not ready, polling again`);
+        else say(`✓ poll ${attempt}: results ready`);
       },
     });
     for (const [field, value] of Object.entries(results.extraction ?? {})) {
       const extracted = value as { value?: unknown; confidence?: number | null };
-      say(`     ${field}: ${JSON.stringify(extracted.value)}${extracted.confidence == null ? "" : ` (confidence ${extracted.confidence})`}`);
+      say(`${field}: ${JSON.stringify(extracted.value)}${extracted.confidence == null ? "" : ` (confidence ${extracted.confidence})`}`);
     }
 
-    say();
-    say("3. A typed error, caught by class and by code");
+    story.step("A typed error, caught by class and by code");
     try {
       await af.workflows.get("00000000-0000-4000-8000-000000000000");
     } catch (error) {
-      if (error instanceof NotFoundError) say(`     instanceof NotFoundError: ${error.status} "${error.message}", request id ${error.requestId ?? "-"}`);
-      if (error instanceof ApiError) say(`     switch (err.code) → ${explain(error as KnownApiError)}`);
+      if (error instanceof NotFoundError) say(`instanceof NotFoundError: ${error.status} "${error.message}", request id ${error.requestId ?? "-"}`);
+      if (error instanceof FaultlineError) say(`switch (err.code) → ${explain(error)}`);
     }
 
-    say();
-    say("4. A wrong key: what the user sees");
+    story.step("A wrong key: what the user sees");
     const wrong = new Anyformat({ apiKey: "sk-demo-wrong-key-0123456789", baseUrl: af.baseUrl });
     try {
       await wrong.workflows.list();
     } catch (error) {
       if (!(error instanceof AuthFailedError)) throw error;
-      say(`     AuthFailedError ${error.status} ${error.code} after ${error.attempts} request (never retried)`);
-      say(`     message: ${error.message}`);
+      say(`AuthFailedError ${error.status} ${error.code} after ${error.attempts} request (never retried)`);
+      say(`message: ${error.message}`);
       const seen = [error.message, error.stack ?? "", String(error.url), JSON.stringify(error)].join(" ");
-      say(`     the key in its message, stack, url and toJSON(): ${seen.includes("sk-demo") ? "LEAKED" : "nowhere (masked as ***)"}`);
+      say(`the key in its message, stack, url and toJSON(): ${seen.includes("sk-demo") ? "LEAKED" : "nowhere (masked as ***)"}`);
     } finally {
       await wrong.close();
     }
@@ -122,44 +170,41 @@ async function anyformatStory(af: Anyformat, emu: Emulator<AnyformatApp> | undef
   }
 }
 
-async function roboflowStory(rf: Roboflow, emu: Emulator<RoboflowApp> | undefined, say: Say): Promise<void> {
-  if (emu !== undefined) {
-    say();
-    say("5. A 423: the Roboflow workspace is locked for billing");
-    emu.app.lock();
-    try {
-      await rf.projects.list();
-    } catch (error) {
-      if (!(error instanceof LockedError)) throw error;
-      say(`     LockedError ${error.status} ${error.code} after ${error.attempts} request (a 423 is never retried)`);
-      say(`     message: ${error.message}`);
-      if (error.hint) say(`     hint: ${error.hint}`);
-    } finally {
-      emu.app.unlock();
-    }
+async function roboflowStory(rf: Roboflow, emu: Emulator<RoboflowApp>, story: Story): Promise<void> {
+  const say = story.say;
+  story.step("A 423: the Roboflow workspace is locked for billing");
+  emu.app.lock();
+  try {
+    await rf.projects.list();
+  } catch (error) {
+    if (!(error instanceof LockedError)) throw error;
+    say(`LockedError ${error.status} ${error.code} after ${error.attempts} request (a 423 is never retried)`);
+    say(`message: ${error.message}`);
+    if (error.hint) say(`hint: ${error.hint}`);
+  } finally {
+    emu.app.unlock();
   }
 
-  say();
-  say("6. A Roboflow export that waits through 202s");
+  story.step("A Roboflow export that waits through 202s");
   const projects = await rf.projects.list();
   const project = projects[0];
   if (project === undefined) {
-    say("     (the workspace has no project to export)");
+    say("(the workspace has no project to export)");
     return;
   }
   const detail = await rf.projects.get(project.id);
   const version = detail.versions[0];
   if (version === undefined) {
-    say(`     (${project.id} has no version to export)`);
+    say(`(${project.id} has no version to export)`);
     return;
   }
   const number = version.id.split("/").pop() ?? "1";
   const exported = await rf.versions.export(project.id, number, "coco", {
     wait: true,
     pollInterval: 300,
-    onProgress: (progress) => say(`     … 202 Accepted: export ${Math.round(progress * 100)} % prepared`),
+    onProgress: (progress) => say(`… 202 Accepted: export ${Math.round(progress * 100)} % prepared`),
   });
-  say(`     ✓ ${project.id} v${number} as COCO: ${exported.link.replace(/([?&](api_key|key|signature|sig)=)[^&]+/gi, "$1…")}`);
+  say(`✓ ${project.id} v${number} as COCO: ${exported.link.replace(/([?&](api_key|key|signature|sig)=)[^&]+/gi, "$1…")}`);
 }
 
 function describeRetry({ attempt, delayMs, error }: RetryInfo): string {
@@ -168,13 +213,13 @@ function describeRetry({ attempt, delayMs, error }: RetryInfo): string {
   return `${why}: attempt ${attempt} in ${delayMs} ms${hint}`;
 }
 
-/** The `switch` a user writes over `KnownApiError`: each branch is narrowed to its class. */
-function explain(error: KnownApiError): string {
+/** The `switch` a user writes over any caught `FaultlineError`: `code` autocompletes every code there is. */
+function explain(error: FaultlineError): string {
   switch (error.code) {
     case "NOT_FOUND":
       return `case "NOT_FOUND": show "no such workflow" (retryable: ${error.retryable})`;
     case "RATE_LIMITED":
-      return `case "RATE_LIMITED": come back in ${error.retryAfterMs ?? "?"} ms`;
+      return `case "RATE_LIMITED": come back in ${error instanceof ApiError ? (error.retryAfterMs ?? "?") : "?"} ms`;
     case "AUTH_FAILED":
     case "ACCESS_DENIED":
       return `case "${error.code}": ask for a new key`;

@@ -1,15 +1,21 @@
 /**
- * `faultline emulator`: both emulators on loopback, for trying the CLI or an app without real keys.
- * Runs until SIGINT or SIGTERM, then closes both servers (cutting open connections) and exits 0.
+ * `faultline emulator`: both emulators on loopback, for trying the CLI or an app without real keys, with
+ * the testing kit's fault injection (`--faults`, `--seed`). Runs until SIGINT or SIGTERM (or `stopped`
+ * aborts), then closes both servers (cutting open connections) and exits 0.
  */
+import type { FaultRates } from "../testing/faults.js";
 import type { Output } from "./output.js";
 
 export interface EmulatorCommandOptions {
   /** anyformat listens on `port`, Roboflow on `port + 1`; absent or 0 picks free ports. */
   readonly port: number | undefined;
+  /** Fault rates for both emulators, as `startEmulator`'s `faults` [none]. */
+  readonly faults?: FaultRates | undefined;
+  /** Seeds both emulators' fault draws and ids [1]. */
+  readonly seed?: number | undefined;
   readonly output: Output;
-  /** Resolves when the emulators should stop; defaults to the first SIGINT or SIGTERM. */
-  readonly stopped?: Promise<unknown> | undefined;
+  /** Stops the emulators when it aborts; without it, the first SIGINT or SIGTERM does. */
+  readonly stopped?: AbortSignal | undefined;
 }
 
 export async function runEmulator(options: EmulatorCommandOptions): Promise<number> {
@@ -20,16 +26,19 @@ export async function runEmulator(options: EmulatorCommandOptions): Promise<numb
 
   // Listen for the stop signal before anything is printed: a script that reads the URLs and at once
   // sends SIGTERM can do so before the line after the print runs, and would kill the process outright.
-  const stopped = options.stopped ?? nextSignal();
+  const stopped = options.stopped === undefined ? nextSignal() : aborted(options.stopped);
   const port = options.port === undefined || options.port === 0 ? undefined : options.port;
-  const anyformat = await startEmulator({ api: "anyformat", port });
+  const faults = options.faults ?? {};
+  const common = { faults, seed: options.seed };
+  const anyformat = await startEmulator({ api: "anyformat", port, ...common });
   let roboflow;
   try {
-    roboflow = await startEmulator({ api: "roboflow", port: port === undefined ? undefined : port + 1 });
+    roboflow = await startEmulator({ api: "roboflow", port: port === undefined ? undefined : port + 1, ...common });
   } catch (error) {
     await anyformat.close();
     throw error;
   }
+  const faultList = Object.entries(faults).filter(([, rate]) => rate !== undefined && rate > 0);
 
   const data = {
     anyformat: { url: anyformat.url, api_key: ANYFORMAT_EMULATOR_KEY },
@@ -39,6 +48,8 @@ export async function runEmulator(options: EmulatorCommandOptions): Promise<numb
       api_key: ROBOFLOW_EMULATOR_KEY,
       workspace: ROBOFLOW_EMULATOR_WORKSPACE,
     },
+    faults: Object.fromEntries(faultList),
+    seed: options.seed ?? 1,
   };
   if (options.output.json) {
     // One line, so a script can read the URLs as soon as they are printed.
@@ -51,6 +62,9 @@ export async function runEmulator(options: EmulatorCommandOptions): Promise<numb
         `anyformat  ${anyformat.url}  key ${ANYFORMAT_EMULATOR_KEY}`,
         `roboflow   ${roboflow.url}  key ${ROBOFLOW_EMULATOR_KEY}  workspace ${ROBOFLOW_EMULATOR_WORKSPACE}`,
         `           deployments ${roboflow.deploymentsUrl}`,
+        faultList.length === 0
+          ? "no faults injected (--faults NAME=RATE,... injects them)"
+          : `faults     ${faultList.map(([name, rate]) => `${name} ${rate}`).join(", ")} (seed ${options.seed ?? 1})`,
         "",
         "Point the CLI (or the clients) at them:",
         `  export ANYFORMAT_BASE_URL=${anyformat.url} ANYFORMAT_API_KEY=${ANYFORMAT_EMULATOR_KEY}`,
@@ -63,6 +77,11 @@ export async function runEmulator(options: EmulatorCommandOptions): Promise<numb
   await Promise.all([anyformat.close(), roboflow.close()]);
   if (!options.output.json) options.output.note("Emulators stopped.");
   return 0;
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
 }
 
 function nextSignal(): Promise<NodeJS.Signals> {

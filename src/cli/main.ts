@@ -10,11 +10,22 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+// The first Ctrl-C (or SIGTERM) aborts the command, which ends as it would on any failure: an error line
+// (one JSON line with --json) and exit 130, or for the emulator a clean stop. A second one does not wait.
+const interrupt = new AbortController();
+const onSignal = (signal: NodeJS.Signals): void => {
+  if (interrupt.signal.aborted) process.exit(signal === "SIGINT" ? 130 : 143);
+  interrupt.abort(signal);
+};
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
+
 const code = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   stdin: process.stdin,
   env: process.env,
+  signal: interrupt.signal,
 });
 process.exitCode = code;
 // Flush what was written, then exit: a stray handle (stdin left open, a socket lingering) must not

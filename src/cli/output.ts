@@ -3,6 +3,7 @@
  * step: an API key must not reach a terminal or a log even if some message upstream let it slip.
  */
 import {
+  AbortedError,
   ApiError,
   ConnectionError,
   CredentialsError,
@@ -13,14 +14,16 @@ import {
 import { MASK } from "../core/redact.js";
 import { UsageError, type ApiName } from "./args.js";
 
-export type ExitCode = 0 | 1 | 2 | 3;
+export type ExitCode = 0 | 1 | 2 | 3 | 130;
 
 /**
  * The documented exit code for a failure: 2 for authentication (401, 403, missing key or workspace),
- * 3 for not found (404), 1 for everything else, usage errors included.
+ * 3 for not found (404), 130 for a call the user interrupted (the CLI's only abort signal is Ctrl-C),
+ * 1 for everything else, usage errors included.
  */
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof UsageError) return 1;
+  if (error instanceof AbortedError) return 130;
   if (error instanceof CredentialsError) return 2;
   if (error instanceof ApiError) {
     if (error.status === 401 || error.status === 403) return 2;
@@ -161,7 +164,12 @@ function hintFor(error: FaultlineError, api: ApiName, context: ErrorContext): st
 /** What a command produced: the data for `--json`, and how to show it to a person. */
 export interface Rendered {
   readonly data: unknown;
-  readonly text: string;
+  /**
+   * The text for people. A function is called only in text mode, and if it throws (a value it cannot
+   * format) the data is printed as JSON instead: rendering never fails a call that succeeded.
+   * `undefined` when the command printed its text as it went (a streamed listing).
+   */
+  readonly text: string | (() => string) | undefined;
 }
 
 export interface Streams {
@@ -200,12 +208,20 @@ export class Output {
   /** Prints a command's result on stdout. */
   result(rendered: Rendered): void {
     this.#clearProgress();
-    const text = this.json ? JSON.stringify(rendered.data ?? null, null, 2) : rendered.text;
+    if (this.json) return this.#write(this.#streams.stdout, jsonText(rendered.data, 2));
+    if (rendered.text === undefined) return;
+    let text: string;
+    try {
+      text = typeof rendered.text === "function" ? rendered.text() : rendered.text;
+    } catch {
+      text = jsonText(rendered.data, 2);
+    }
     this.#write(this.#streams.stdout, text);
   }
 
-  /** Prints plain lines on stdout (help, version). */
+  /** Prints lines on stdout as they are: help, the version, rows of a listing as they arrive. */
   stdout(text: string): void {
+    this.#clearProgress();
     this.#write(this.#streams.stdout, text);
   }
 
@@ -214,7 +230,7 @@ export class Output {
     this.#clearProgress();
     const payload = errorPayload(error, context);
     if (this.json) {
-      this.#write(this.#streams.stderr, JSON.stringify({ error: payload }));
+      this.#write(this.#streams.stderr, jsonText({ error: payload }));
     } else {
       const lines = [`Error: ${payload.message}`];
       if (payload.hint !== undefined) lines.push(`Hint: ${payload.hint}`);
@@ -230,7 +246,8 @@ export class Output {
    */
   progress(line: string): void {
     if (this.json || this.#streams.stderr.isTTY !== true) return;
-    this.#streams.stderr.write(`\r\x1b[2K${this.mask(line)}`);
+    // The erase sequence is ours; everything after it may hold a server's words, made printable.
+    this.#streams.stderr.write(`\r\x1b[2K${printable(this.mask(line))}`);
     this.#progressShown = true;
   }
 
@@ -245,9 +262,15 @@ export class Output {
     this.#progressShown = false;
   }
 
+  /**
+   * Every line the CLI prints goes out here: masked, and in text mode with the control characters a
+   * terminal would act on shown as escapes (server text must not move the cursor, retitle the window or
+   * overwrite the "Error:" line). JSON text has them escaped already (`jsonText`).
+   */
   #write(stream: NodeJS.WritableStream, text: string): void {
     const masked = this.mask(text);
-    stream.write(masked.endsWith("\n") ? masked : `${masked}\n`);
+    const safe = this.json ? masked : printable(masked);
+    stream.write(safe.endsWith("\n") ? safe : `${safe}\n`);
   }
 }
 
@@ -255,21 +278,153 @@ export class Output {
 // Text rendering
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The characters a terminal acts on instead of showing: C0 controls but newline and tab (ESC starts CSI and
+ * OSC sequences, BEL ends OSC, a bare CR returns to the start of the line), DEL, the C1 controls (U+009B is
+ * a one-character CSI on some terminals), and the bidirectional controls that reorder what is shown.
+ */
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with every terminal control shown as a visible escape (`\x1b`, `\r`, `\u202e`). */
+export function printable(text: string): string {
+  return text.replace(CONTROLS, escapeControl);
+}
+
+function escapeControl(char: string): string {
+  const code = char.charCodeAt(0);
+  if (char === "\r") return "\\r";
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+}
+
+/** Characters JSON.stringify leaves raw that a terminal may still act on: escaped, the value unchanged. */
+const JSON_RAW_CONTROLS = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `value` as JSON that is safe on a terminal and never throws: pretty-printed with `indent` where it can be,
+ * and compact, written without recursion, for a structure nested too deep for `JSON.stringify`.
+ */
+export function jsonText(value: unknown, indent = 0): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value ?? null, null, indent) ?? "null";
+  } catch {
+    text = flatJson(value);
+  }
+  return text.replace(JSON_RAW_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+type JsonFrame =
+  | { readonly open: "["; readonly items: readonly unknown[]; index: number }
+  | { readonly open: "{"; readonly items: ReadonlyArray<readonly [string, unknown]>; index: number };
+
+/** Compact JSON with an explicit stack: depth costs memory, not call frames. */
+function flatJson(root: unknown): string {
+  const out: string[] = [];
+  const stack: JsonFrame[] = [];
+  const value = (input: unknown): void => {
+    let v = input;
+    if (v !== null && typeof v === "object" && typeof (v as { toJSON?: unknown }).toJSON === "function") {
+      v = (v as { toJSON(): unknown }).toJSON();
+    }
+    if (Array.isArray(v)) {
+      out.push("[");
+      stack.push({ open: "[", items: v, index: 0 });
+    } else if (v !== null && typeof v === "object") {
+      const entries = Object.entries(v).filter(([, e]) => e !== undefined && typeof e !== "function" && typeof e !== "symbol");
+      out.push("{");
+      stack.push({ open: "{", items: entries, index: 0 });
+    } else {
+      out.push(typeof v === "bigint" ? String(v) : (JSON.stringify(v) ?? "null"));
+    }
+  };
+  value(root);
+  for (let frame = stack.at(-1); frame !== undefined; frame = stack.at(-1)) {
+    if (frame.index >= frame.items.length) {
+      out.push(frame.open === "[" ? "]" : "}");
+      stack.pop();
+      continue;
+    }
+    if (frame.index > 0) out.push(",");
+    if (frame.open === "[") {
+      value(frame.items[frame.index++]);
+    } else {
+      const [key, item] = frame.items[frame.index++] ?? ["", null];
+      out.push(`${JSON.stringify(key)}:`);
+      value(item);
+    }
+  }
+  return out.join("");
+}
+
+/**
+ * What every delete prints with `--json`, in both APIs: what was deleted, its id as the user named it, and
+ * whether it can come back (Roboflow moves things to Trash; anyformat deletes for good). The server's own
+ * acknowledgement, which differs by API and says nothing more, is not printed.
+ */
+export interface Deleted {
+  readonly type: string;
+  readonly id: string;
+  readonly deleted: true;
+  readonly restorable: boolean;
+}
+
+export function deleted(type: string, id: string, restorable: boolean): Deleted {
+  return { type, id, deleted: true, restorable };
+}
+
+/** What a restore prints with `--json`: the same shape as a delete's. */
+export function restored(type: string, id: string): { readonly type: string; readonly id: string; readonly restored: true } {
+  return { type, id, restored: true };
+}
+
 /** One column of a table: its header and how to read a row's cell. */
 export type Column<T> = readonly [header: string, cell: (row: T) => unknown];
 
 /** An aligned table with a header row; `empty` when there are no rows. */
 export function table<T>(rows: readonly T[], columns: readonly Column<T>[], empty: string): string {
   if (rows.length === 0) return empty;
-  const cells = rows.map((row) => columns.map(([, cell]) => scalar(cell(row))));
-  const headers = columns.map(([header]) => header);
-  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.length ?? 0)));
-  const line = (values: readonly string[]): string =>
-    values
-      .map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i] ?? 0)))
+  const layout = new TableLayout(columns, rows);
+  return [layout.header(), ...rows.map((row) => layout.row(row))].join("\n");
+}
+
+/**
+ * Column widths fixed from a first batch of rows, so a listing can print rows as pages arrive: later
+ * rows pad to the same widths (a longer cell pushes only its own row's next columns).
+ */
+export class TableLayout<T> {
+  readonly #columns: readonly Column<T>[];
+  readonly #widths: number[];
+
+  constructor(columns: readonly Column<T>[], first: readonly T[]) {
+    this.#columns = columns;
+    this.#widths = columns.map(([header]) => header.length);
+    for (const row of first) {
+      this.#cells(row).forEach((cell, i) => {
+        // A loop, not Math.max(...cells): spreading a long listing would overflow the stack.
+        if (cell.length > (this.#widths[i] ?? 0)) this.#widths[i] = cell.length;
+      });
+    }
+  }
+
+  header(): string {
+    return this.#line(this.#columns.map(([header]) => header));
+  }
+
+  row(row: T): string {
+    return this.#line(this.#cells(row));
+  }
+
+  /** Each cell on one line: a newline or tab in a value would break the table's rows apart. */
+  #cells(row: T): string[] {
+    return this.#columns.map(([, cell]) => scalar(cell(row)).replace(/\n/g, "\\n").replace(/\t/g, "\\t"));
+  }
+
+  #line(values: readonly string[]): string {
+    return values
+      .map((v, i) => (i === values.length - 1 ? v : v.padEnd(this.#widths[i] ?? 0)))
       .join("  ")
       .trimEnd();
-  return [line(headers), ...cells.map(line)].join("\n");
+  }
 }
 
 /** `key: value` lines; nested values pretty-printed as JSON under their key. */
@@ -297,16 +452,23 @@ export function scalar(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Milliseconds since the epoch (Roboflow's timestamps) as an ISO date; other values as they are. */
+/**
+ * Milliseconds since the epoch (Roboflow's timestamps) as an ISO date; anything that is not a date a
+ * `Date` can hold (text, 1e300, a negative year past -271821) as it came.
+ */
 export function when(value: unknown): string {
   if (typeof value === "number" && Number.isFinite(value)) {
     // Roboflow sends seconds in some places and milliseconds in others.
-    const ms = value < 1e11 ? value * 1000 : value;
-    return new Date(ms).toISOString();
+    return isoDate(value < 1e11 ? value * 1000 : value) ?? scalar(value);
   }
   if (value !== null && typeof value === "object" && "_seconds" in value) {
     const seconds = (value as { _seconds: unknown })._seconds;
-    if (typeof seconds === "number") return new Date(seconds * 1000).toISOString();
+    if (typeof seconds === "number") return isoDate(seconds * 1000) ?? scalar(value);
   }
   return scalar(value);
+}
+
+function isoDate(ms: number): string | undefined {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }

@@ -1,9 +1,10 @@
 /** `faultline roboflow ...`: one small handler per command, over the `Roboflow` client. */
-import { CredentialsError } from "../core/errors.js";
 import { Roboflow } from "../roboflow/client.js";
 import type { ExportStatus, ProjectSummary, TrashItem, VersionSummary, WorkflowSummary, Deployment } from "../roboflow/schemas.js";
+import { AbortedError, CredentialsError } from "../core/errors.js";
 import { commonClientOptions, firstSet, type CommandContext, type Handler } from "./context.js";
-import { keyValues, table, when, type Rendered } from "./output.js";
+import { listing, whole } from "./listing.js";
+import { deleted, keyValues, restored, table, when, type Rendered } from "./output.js";
 
 /** The key this invocation would use, for masking and for the client. */
 export function roboflowKey(ctx: Pick<CommandContext, "options" | "env">): string | undefined {
@@ -97,55 +98,70 @@ function readableConfig(config: unknown): unknown {
 
 export const ROBOFLOW_HANDLERS: Readonly<Record<string, Handler>> = {
   "project list": (ctx) =>
-    withClient(ctx, async (rf) => {
-      const projects = await rf.projects.list();
-      return { data: projects, text: table(projects, projectColumns, "No projects.") };
-    }),
+    withClient(ctx, (rf) =>
+      listing(ctx, whole(rf.projects.list()), { columns: projectColumns, empty: "No projects.", noun: "projects" }),
+    ),
 
   "project get": (ctx) =>
     withClient(ctx, async (rf) => {
       const detail = await rf.projects.get(arg(ctx, "project"));
       const { classes: _c, splits: _s, ...project } = detail.project;
-      const versions = table(detail.versions, versionColumns, "  (none)");
-      return { data: detail, text: `${keyValues(dated(project))}\n\nVersions:\n${versions}` };
+      return {
+        data: detail,
+        text: () => `${keyValues(dated(project))}\n\nVersions:\n${table(detail.versions, versionColumns, "  (none)")}`,
+      };
     }),
 
   "project delete": (ctx) =>
     withClient(ctx, async (rf) => {
       const project = arg(ctx, "project");
-      const ack = await rf.projects.delete(project);
-      return { data: ack, text: `Moved project ${project} to Trash (undo: faultline roboflow project restore ${project})` };
+      await rf.projects.delete(project);
+      return {
+        data: deleted("project", project, true),
+        text: `Moved project ${project} to Trash (undo: faultline roboflow project restore ${project})`,
+      };
     }),
 
   "project restore": (ctx) =>
     withClient(ctx, async (rf) => {
       const project = arg(ctx, "project");
-      const ack = await rf.projects.restore(project);
-      return { data: ack, text: `Restored project ${project} from Trash` };
+      await rf.projects.restore(project);
+      return { data: restored("project", project), text: `Restored project ${project} from Trash` };
     }),
 
   "version get": (ctx) =>
     withClient(ctx, async (rf) => {
       const detail = await rf.versions.get(arg(ctx, "project"), arg(ctx, "version"));
-      return { data: detail, text: keyValues(dated(detail.version)) };
+      return { data: detail, text: () => keyValues(dated(detail.version)) };
     }),
 
   "version export": (ctx) =>
     withClient(ctx, async (rf) => {
       const [project, version, format] = [arg(ctx, "project"), arg(ctx, "version"), arg(ctx, "format")];
-      const status = await rf.versions.export(project, version, format, {
-        wait: ctx.flags.wait,
-        onProgress: (progress) => ctx.output.progress(`Preparing ${format} export: ${Math.round(progress * 100)}%`),
-      });
-      return { data: status, text: exportText(status) };
+      const status = await rf.versions
+        .export(project, version, format, {
+          wait: ctx.flags.wait,
+          onProgress: (progress) => ctx.output.progress(`Preparing ${format} export: ${Math.round(progress * 100)}%`),
+        })
+        .catch((error: unknown) => {
+          // Roboflow goes on preparing the export: asking again later picks it up.
+          if (error instanceof AbortedError) {
+            throw new AbortedError("Interrupted while waiting for the export", {
+              hint: "Roboflow goes on preparing it: run the same command again for its link",
+              cause: error,
+            });
+          }
+          throw error;
+        });
+      return { data: status, text: () => exportText(status) };
     }),
 
   "version delete": (ctx) =>
     withClient(ctx, async (rf) => {
       const [project, version] = [arg(ctx, "project"), arg(ctx, "version")];
-      const ack = await rf.versions.delete(project, version);
+      await rf.versions.delete(project, version);
       return {
-        data: ack,
+        data: deleted("version", `${project}/${version}`, true),
         text: `Moved version ${project}/${version} to Trash (undo: faultline roboflow version restore ${project} ${version})`,
       };
     }),
@@ -153,38 +169,41 @@ export const ROBOFLOW_HANDLERS: Readonly<Record<string, Handler>> = {
   "version restore": (ctx) =>
     withClient(ctx, async (rf) => {
       const [project, version] = [arg(ctx, "project"), arg(ctx, "version")];
-      const ack = await rf.versions.restore(project, version);
-      return { data: ack, text: `Restored version ${project}/${version} from Trash` };
+      await rf.versions.restore(project, version);
+      return { data: restored("version", `${project}/${version}`), text: `Restored version ${project}/${version} from Trash` };
     }),
 
   "trash list": (ctx) =>
     withClient(ctx, async (rf) => {
       const trash = await rf.trash.list();
-      return { data: trash, text: table(trash.items, trashColumns, "Trash is empty.") };
+      return listing(ctx, whole(Promise.resolve(trash.items)), {
+        columns: trashColumns,
+        empty: "Trash is empty.",
+        noun: "items",
+        json: (items) => ({ ...trash, items }),
+      });
     }),
 
   "workflow list": (ctx) =>
-    withClient(ctx, async (rf) => {
-      const workflows = await rf.workflows.list();
-      return { data: workflows, text: table(workflows, workflowColumns, "No workflows.") };
-    }),
+    withClient(ctx, (rf) =>
+      listing(ctx, whole(rf.workflows.list()), { columns: workflowColumns, empty: "No workflows.", noun: "workflows" }),
+    ),
 
   "workflow get": (ctx) =>
     withClient(ctx, async (rf) => {
       const workflow = await rf.workflows.get(arg(ctx, "url"));
-      return { data: workflow, text: keyValues({ ...workflow, config: readableConfig(workflow.config) }) };
+      return { data: workflow, text: () => keyValues({ ...workflow, config: readableConfig(workflow.config) }) };
     }),
 
   "deployment list": (ctx) =>
-    withClient(ctx, async (rf) => {
-      const deployments = await rf.deployments.list();
-      return { data: deployments, text: table(deployments, deploymentColumns, "No deployments.") };
-    }),
+    withClient(ctx, (rf) =>
+      listing(ctx, whole(rf.deployments.list()), { columns: deploymentColumns, empty: "No deployments.", noun: "deployments" }),
+    ),
 
   "deployment get": (ctx) =>
     withClient(ctx, async (rf) => {
       const deployment = await rf.deployments.get(arg(ctx, "name"));
-      return { data: deployment, text: keyValues(deployment) };
+      return { data: deployment, text: () => keyValues(deployment) };
     }),
 };
 

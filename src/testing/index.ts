@@ -1,3 +1,5 @@
+// The public surface of `faultline/testing`. It loads and names no msw type: a project without msw (an
+// optional peer) compiles it with skipLibCheck off. `createMswHandlers` lives in `faultline/testing/msw`.
 export {
   startEmulator,
   type Emulator,
@@ -7,7 +9,6 @@ export {
   type StartRoboflowOptions,
 } from "./server.js";
 export { FAULT_NAMES, type FaultName, type FaultRates, type InjectOptions, type OutageOptions } from "./faults.js";
-export { createMswHandlers, type MswHandlersOptions } from "./msw.js";
 export {
   ANYFORMAT_EMULATOR_KEY,
   createAnyformatApp,

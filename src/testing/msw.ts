@@ -1,3 +1,5 @@
+// The `faultline/testing/msw` entry: the only one whose types name msw, so that `faultline/testing` compiles
+// without it.
 import type { HttpHandler } from "msw";
 import { createAnyformatApp, type AnyformatEmulatorOptions } from "./anyformat/app.js";
 import { createRoboflowApp, type RoboflowEmulatorOptions } from "./roboflow/app.js";
@@ -40,7 +42,8 @@ const DEPLOYMENTS_PREFIX = "/deployments";
  * import { HttpRequestInterceptor } from "@mswjs/interceptors/http";
  * import { defineNetwork, InterceptorSource } from "msw/experimental";
  * import { Anyformat } from "faultline";
- * import { ANYFORMAT_EMULATOR_KEY, createMswHandlers } from "faultline/testing";
+ * import { ANYFORMAT_EMULATOR_KEY } from "faultline/testing";
+ * import { createMswHandlers } from "faultline/testing/msw";
  *
  * const network = defineNetwork({
  *   sources: [new InterceptorSource({ interceptors: [new HttpRequestInterceptor()] })],
@@ -80,7 +83,7 @@ export async function createMswHandlers(options: MswHandlersOptions): Promise<Ht
 
   if (options.api === "anyformat") {
     const { api: _api, baseUrl: _base, ...appOptions } = options;
-    return [serve(createAnyformatApp(appOptions), base)];
+    return [serve(createAnyformatApp({ ...appOptions, baseUrl: base }), base)];
   }
   const { api: _api, baseUrl: _base, deploymentsUrl, ...appOptions } = options;
   const app = createRoboflowApp({ ...appOptions, baseUrl: base });

@@ -35,7 +35,7 @@ interface CommonOptions {
   readonly slowHeadersMs?: number | undefined;
 }
 
-export interface StartAnyformatOptions extends CommonOptions, Omit<AnyformatEmulatorOptions, "clock" | "seed"> {
+export interface StartAnyformatOptions extends CommonOptions, Omit<AnyformatEmulatorOptions, "clock" | "seed" | "baseUrl"> {
   readonly api: "anyformat";
 }
 
@@ -281,7 +281,7 @@ function createApp(options: StartEmulatorOptions, url: string): EmulatorApp {
   const { faults: _f, host: _h, port: _p, slowHeadersMs: _s, ...rest } = options;
   if (rest.api === "anyformat") {
     const { api: _a, ...appOptions } = rest;
-    return createAnyformatApp(appOptions as AnyformatEmulatorOptions);
+    return createAnyformatApp({ ...(appOptions as AnyformatEmulatorOptions), baseUrl: url });
   }
   const { api: _a, seed: _seed, ...appOptions } = rest;
   return createRoboflowApp({ ...(appOptions as RoboflowEmulatorOptions), baseUrl: url });

@@ -35,14 +35,14 @@ describe("af.results.get", () => {
   });
 
   it("gets the results of a processed run with the user's field names unchanged", async () => {
-    const { af } = await setup({}, { stepMs: 0 });
+    const { emu, af } = await setup({}, { stepMs: 0 });
     const wf = await invoiceWorkflow(af);
     const run = await af.workflows.run(wf.id, { text: INVOICE_TEXT });
     const { data: results, status, attempts } = await af.results.get(wf.id, run.id).withResponse();
     expect(status).toBe(200);
     expect(attempts).toBe(1);
     expect(results.collection_id).toBe(run.id);
-    expect(results.verification_url).toBe(`https://app.anyformat.ai/verify/${run.id}`);
+    expect(results.verification_url).toBe(`${emu.url}/verify/${run.id}`);
     expect(Object.keys(results.extraction ?? {})).toEqual(["Total Amount", "invoice_number", "Ünïcode"]);
     expect(results.extraction).toMatchObject({
       "Total Amount": { value: 12.3 },

@@ -7,10 +7,13 @@ import {
   NotFoundError,
   PreconditionFailedError,
   RateLimitedError,
+  ResponseValidationError,
   TimeoutError,
   ValidationError,
 } from "../../src/core/errors.js";
-import { INVOICE_FIELDS, expectMasked, failure, invoiceWorkflow, setup, statuses } from "./support.js";
+import { Anyformat } from "../../src/anyformat/client.js";
+import { send, startServer } from "../helpers/server.js";
+import { INVOICE_FIELDS, KEY, closeAfterTest, expectMasked, failure, invoiceWorkflow, setup, statuses } from "./support.js";
 
 const INVOICE_TEXT = "Total Amount: 99.50\ninvoice_number: INV-7\nÜnïcode: Ça va\n";
 
@@ -166,6 +169,55 @@ describe("af.workflows: create, get, list, delete", () => {
     for await (const wf of second) names.push(wf.name);
     expect(names).toHaveLength(3);
     expect(emu.requests.slice(start).map((r) => r.query)).toEqual(["page=3&page_size=2"]);
+  });
+
+  describe("against a server whose pages do not move", () => {
+    /** A loopback server claiming a trillion workflows, answering each page from `pageOf(n)`. */
+    async function endless(pageOf: (asked: number) => { page: number; id: string }): Promise<Anyformat> {
+      const server = await startServer((req, res) => {
+        const asked = Number(new URL(req.url ?? "/", "http://x").searchParams.get("page") ?? "1");
+        const { page, id } = pageOf(asked);
+        const body = { count: 1e12, page, page_size: 1, results: [{ id, name: `workflow ${id}` }] };
+        send(res, { status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      });
+      const af = new Anyformat({ apiKey: KEY, baseUrl: server.url });
+      closeAfterTest(async () => {
+        await af.close();
+        await server.close();
+      });
+      return af;
+    }
+
+    async function walk(af: Anyformat): Promise<{ seen: string[]; error: unknown }> {
+      const seen: string[] = [];
+      const error = await failure((async () => {
+        for await (const wf of af.workflows.list()) seen.push(wf.id);
+      })());
+      return { seen, error };
+    }
+
+    it("stops with a ResponseValidationError when the server answers the same page number again", async () => {
+      const af = await endless(() => ({ page: 1, id: "wf-1" }));
+      const { seen, error } = await walk(af);
+      expect(error).toBeInstanceOf(ResponseValidationError);
+      expect((error as ResponseValidationError).message).toMatch(/^Asked for page 2, the server answered page 1/);
+      expect(seen).toEqual(["wf-1"]);
+    });
+
+    it("stops with a ResponseValidationError when each new page number brings the same workflow again", async () => {
+      const af = await endless((asked) => ({ page: asked, id: "wf-1" }));
+      const { seen, error } = await walk(af);
+      expect(error).toBeInstanceOf(ResponseValidationError);
+      expect((error as ResponseValidationError).message).toMatch(/^Page 2 holds only items of page 1 again/);
+      expect(seen).toEqual(["wf-1"]);
+    });
+
+    it("keeps walking a huge honest list, one new workflow a page, until the caller stops", async () => {
+      const af = await endless((asked) => ({ page: asked, id: `wf-${asked}` }));
+      const seen: string[] = [];
+      for await (const wf of af.workflows.list()) if (seen.push(wf.id) === 30) break;
+      expect(seen.at(-1)).toBe("wf-30");
+    });
   });
 
   it("passes sort_by, order and status through as query parameters", async () => {

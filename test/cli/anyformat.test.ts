@@ -131,7 +131,8 @@ for (const mode of MODES) {
       const result = await runCli([...mode.flags, "anyformat", "workflows", "delete", workflow], { env: envFor(emu.url) });
       const data = expectSuccess(result, mode, SECRETS);
       expect(emu.app.workflows.has(workflow)).toBe(false);
-      if (json) expect(data).toEqual({ id: workflow, deleted: true });
+      // The same shape as Roboflow's deletes (test/cli/roboflow.test.ts), saying it cannot come back.
+      if (json) expect(data).toEqual({ type: "workflow", id: workflow, deleted: true, restorable: false });
       else expect(result.stdout).toBe(`Deleted workflow ${workflow}\n`);
     });
 

@@ -264,7 +264,9 @@ describe.concurrent("faultline roboflow commands", () => {
     const emu = await emulator();
     const env = envFor(emu);
     const json = ["--json"];
-    expect((await runCli(["roboflow", "project", "delete", "gadgets"], { env })).code).toBe(0);
+    const deleted = await runCli([...json, "roboflow", "project", "delete", "gadgets"], { env });
+    // The same shape as anyformat's deletes (test/cli/anyformat.test.ts): what, which, and that it can come back.
+    expect(JSON.parse(deleted.stdout)).toEqual({ type: "project", id: "gadgets", deleted: true, restorable: true });
     const trash = await runCli([...json, "roboflow", "trash", "list"], { env });
     expect(JSON.parse(trash.stdout)).toMatchObject({ items: [expect.objectContaining({ type: "project", id: "gadgets" })] });
     expect((await runCli(["roboflow", "project", "restore", "gadgets"], { env })).code).toBe(0);
@@ -281,7 +283,10 @@ describe.concurrent("faultline roboflow commands", () => {
     expect(trash.stdout).toMatch(/^TYPE\s+ID\s+NAME\s+PARENT\s+DELETED\nversion\s+1\s/);
     const restored = await runCli(["--json", "roboflow", "version", "restore", "widgets", "1"], { env });
     expect(restored.code, restored.stderr).toBe(0);
+    expect(JSON.parse(restored.stdout)).toEqual({ type: "version", id: "widgets/1", restored: true });
     expect(emu.app.versions.get("widgets/1")?.deletedAt).toBeUndefined();
+    const again = await runCli(["--json", "roboflow", "version", "delete", "widgets", "1"], { env });
+    expect(JSON.parse(again.stdout)).toEqual({ type: "version", id: "widgets/1", deleted: true, restorable: true });
   });
 
   it("accept a project as workspace/project, as the project list shows it", async () => {

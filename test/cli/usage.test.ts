@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { DATA_TYPES } from "../../src/anyformat/data-types.js";
 import { COMMANDS, commandName } from "../../src/cli/args.js";
+import { FAULT_NAMES } from "../../src/testing/faults.js";
+import { startEmulator } from "../../src/testing/server.js";
 import { expectFailure, MODES, runCli, startCli } from "./support.js";
 
 describe.concurrent("faultline help", () => {
@@ -26,21 +29,68 @@ describe.concurrent("faultline help", () => {
 
   for (const command of COMMANDS) {
     const name = commandName(command);
-    it(`describes '${name}' for 'faultline ${name} --help', with its arguments`, async () => {
+    it(`gives '${name}' its own page, with its arguments, flags and example, for --help and for 'help'`, async () => {
       const result = await runCli([...name.split(" "), "--help"]);
       expect(result.code).toBe(0);
       expect(result.stderr).toBe("");
-      const usage = [`faultline ${name}`, ...command.args.map((arg) => `<${arg}>`)].join(" ");
-      expect(result.stdout).toContain(usage);
+      const usage = [`Usage: faultline ${name}`, ...command.args.map((arg) => `<${arg}>`)].join(" ");
+      expect(result.stdout.startsWith(usage)).toBe(true);
       expect(result.stdout).toContain(command.summary);
+      expect(result.stdout).toContain(`Example`);
+      expect(result.stdout).toContain(command.example.split("\n")[0]);
+      for (const flag of command.flags) expect(result.stdout).toContain(`--${flag}`);
+      // Not the page of its resource: no other command of the resource is listed.
+      for (const other of COMMANDS.filter((c) => c.api === command.api && c !== command)) {
+        expect(result.stdout).not.toContain(`faultline ${commandName(other)} `);
+      }
+      const viaHelp = await runCli(["help", ...name.split(" ")]);
+      expect(viaHelp.code).toBe(0);
+      expect(viaHelp.stdout).toBe(result.stdout);
     });
   }
 
   for (const command of ["emulator", "demo"]) {
-    it(`prints usage and exits 0 for 'faultline ${command} --help'`, async () => {
+    it(`gives '${command}' its own page for --help and for 'help ${command}'`, async () => {
       const result = await runCli([command, "--help"]);
       expect(result.code).toBe(0);
-      expect(result.stdout).toContain(`faultline ${command}`);
+      expect(result.stdout.startsWith(`Usage: faultline ${command}`)).toBe(true);
+      expect(result.stdout).toContain("Example");
+      expect(result.stdout).not.toContain("Commands:");
+      expect((await runCli(["help", command])).stdout).toBe(result.stdout);
+    });
+  }
+
+  it("documents the emulator's --faults and --seed, naming every fault", async () => {
+    const result = await runCli(["emulator", "--help"]);
+    expect(result.stdout).toContain("--faults NAME=RATE,...");
+    expect(result.stdout).toContain("--seed N");
+    for (const fault of FAULT_NAMES) expect(result.stdout).toContain(fault);
+  });
+
+  it("describes the shape of a --fields entry on the create page", async () => {
+    const result = await runCli(["anyformat", "workflows", "create", "--help"]);
+    for (const key of ["name", "description", "data_type", "enum_options", "nested_fields"]) {
+      expect(result.stdout).toMatch(new RegExp(`^  ${key} +\\S`, "m"));
+    }
+    for (const type of DATA_TYPES) expect(result.stdout).toContain(type);
+    expect(result.stdout).toContain(`--fields '[{"name": "total", "description": "Invoice total", "data_type": "float"}]'`);
+  });
+
+  it("works as a command: 'faultline help' is the top page, 'faultline help anyformat' the API's", async () => {
+    const help = await runCli(["help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toBe((await runCli(["--help"])).stdout);
+    const api = await runCli(["help", "anyformat"]);
+    expect(api.stdout).toBe((await runCli(["anyformat", "--help"])).stdout);
+    expect((await runCli(["help", "help"])).stdout.startsWith("Usage: faultline help [command...]")).toBe(true);
+  });
+
+  for (const mode of MODES) {
+    it(`is a usage error (exit 1) for a command that does not exist, in ${mode.name} mode`, async () => {
+      for (const words of [["frob"], ["anyformat", "frob"], ["roboflow", "project", "frob"]]) {
+        const result = await runCli([...mode.flags, "help", ...words]);
+        expectFailure(result, mode, { exit: 1, code: "USAGE_ERROR", message: /Unknown (command|resource|action) 'frob'/, hint: /faultline help/ });
+      }
     });
   }
 
@@ -81,6 +131,15 @@ const USAGE_ERRORS: readonly { readonly why: string; readonly args: readonly str
   { why: "a required flag left out", args: ["anyformat", "workflows", "create", "--name", "x"], message: /--fields/ },
   { why: "a bad --max-retries", args: ["--max-retries", "lots", "roboflow", "project", "list"], message: /--max-retries/ },
   { why: "a bad --port", args: ["emulator", "--port", "-1"], message: /port/ },
+  { why: "a --limit of 0", args: ["anyformat", "workflows", "list", "--limit", "0"], message: /--limit takes a whole number from 1/ },
+  { why: "--limit and --all together", args: ["roboflow", "project", "list", "--limit", "5", "--all"], message: /--limit N or --all, not both/ },
+  { why: "--limit on a command that lists nothing", args: ["anyformat", "workflows", "get", "x", "--limit", "5"], message: /--limit/ },
+  { why: "an unknown fault", args: ["emulator", "--faults", "meteor=0.1"], message: /Unknown fault 'meteor'/ },
+  { why: "a fault rate over 1", args: ["emulator", "--faults", "reset=2"], message: /rates go from 0 to 1/ },
+  { why: "fault rates adding up past 1", args: ["emulator", "--faults", "reset=0.6,locked=0.6"], message: /add up to 1\.2/ },
+  { why: "a fault without a rate", args: ["emulator", "--faults", "reset"], message: /NAME=RATE/ },
+  { why: "a bad --seed", args: ["emulator", "--seed", "seven"], message: /--seed/ },
+  { why: "--faults on an API command", args: ["--faults", "reset=1", "roboflow", "project", "list"], message: /--faults/ },
 ];
 
 for (const mode of MODES) {
@@ -154,6 +213,85 @@ describe("faultline emulator", () => {
     expect(await exited).toBe(0);
   });
 });
+
+describe("faultline emulator --faults --seed", () => {
+  /** Starts `faultline --json emulator <flags>`, reads its URLs, and stops it with SIGINT afterwards. */
+  async function emulatorWith(flags: readonly string[]): Promise<{ info: EmulatorInfo; stop: () => Promise<number | null> }> {
+    const child = startCli(["--json", "emulator", ...flags]);
+    const info = JSON.parse(await firstLine(child.stdout)) as EmulatorInfo;
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    return {
+      info,
+      stop: async () => {
+        child.kill("SIGINT");
+        return exited;
+      },
+    };
+  }
+
+  /** The statuses of `count` health checks, one after another. */
+  async function statuses(url: string, count: number): Promise<number[]> {
+    const seen: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const response = await fetch(`${url}/health/`);
+      await response.arrayBuffer();
+      seen.push(response.status);
+    }
+    return seen;
+  }
+
+  it("injects the faults it is given into both emulators, and says so", async () => {
+    const { info, stop } = await emulatorWith(["--faults", "serverError=1", "--seed", "5"]);
+    try {
+      expect(info.faults).toEqual({ serverError: 1 });
+      expect(info.seed).toBe(5);
+      expect(await statuses(info.anyformat.url, 3)).toEqual([500, 500, 500]);
+      const roboflow = await fetch(`${info.roboflow.url}/?api_key=${info.roboflow.api_key}`, { method: "POST" });
+      expect(roboflow.status).toBe(500);
+    } finally {
+      expect(await stop()).toBe(0);
+    }
+  });
+
+  it("draws the same faults for the same seed, as the testing kit does", async () => {
+    const flags = ["--faults", "serverError=0.3,gatewayTimeout=0.2", "--seed", "42"];
+    const first = await emulatorWith(flags);
+    const second = await emulatorWith(flags);
+    const kit = await startEmulator({ api: "anyformat", faults: { serverError: 0.3, gatewayTimeout: 0.2 }, seed: 42 });
+    try {
+      const a = await statuses(first.info.anyformat.url, 30);
+      expect(await statuses(second.info.anyformat.url, 30)).toEqual(a);
+      expect(await statuses(kit.url, 30)).toEqual(a);
+      expect(new Set(a)).toEqual(new Set([200, 500, 504]));
+    } finally {
+      await kit.close();
+      await Promise.all([first.stop(), second.stop()]);
+    }
+  });
+
+  it("says in text mode which faults it injects", async () => {
+    const child = startCli(["emulator", "--faults", "rateLimit=0.25"]);
+    let stdout = "";
+    child.stdout?.setEncoding("utf8");
+    await new Promise<void>((resolve) => {
+      child.stdout?.on("data", (chunk: string) => {
+        stdout += chunk;
+        if (stdout.includes("ROBOFLOW_WORKSPACE=")) resolve();
+      });
+    });
+    expect(stdout).toMatch(/^faults +rateLimit 0\.25 \(seed 1\)$/m);
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+  });
+});
+
+interface EmulatorInfo {
+  readonly anyformat: { readonly url: string; readonly api_key: string };
+  readonly roboflow: { readonly url: string; readonly api_key: string; readonly workspace: string };
+  readonly faults: Record<string, number>;
+  readonly seed: number;
+}
 
 describe("faultline demo", () => {
   it("runs against the embedded emulator and exits 0", async () => {

@@ -9,12 +9,8 @@ import { defineNetwork, InterceptorSource } from "msw/experimental";
 import { setupServer } from "msw/node";
 import { afterAll, beforeAll, beforeEach, describe, expect, test, vi } from "vitest";
 import { Anyformat, ConnectionError, NotFoundError, Roboflow } from "faultline";
-import {
-  ANYFORMAT_EMULATOR_KEY,
-  createMswHandlers,
-  ROBOFLOW_EMULATOR_KEY,
-  ROBOFLOW_EMULATOR_WORKSPACE,
-} from "faultline/testing";
+import { ANYFORMAT_EMULATOR_KEY, ROBOFLOW_EMULATOR_KEY, ROBOFLOW_EMULATOR_WORKSPACE } from "faultline/testing";
+import { createMswHandlers } from "faultline/testing/msw";
 
 const UNKNOWN_WORKFLOW = "00000000-0000-4000-8000-000000000000";
 

@@ -10,6 +10,8 @@ import {
   rateLimited,
   redirect,
 } from "./responses.js";
+import { VERIFICATION_PATH } from "./extraction.js";
+import { verificationPage } from "./verification.js";
 import { HEALTH_ROUTE, matchRoute, type AnyformatOutcomeInput, type RouteContext } from "./routes.js";
 import {
   AnyformatStore,
@@ -75,6 +77,12 @@ export interface AnyformatEmulatorOptions {
   readonly rateLimits?: AnyformatRateLimits | false | undefined;
   /** `Retry-After` of an injected `rateLimit` fault, in seconds; fractions are sent as they are [1]. */
   readonly faultRetryAfterSeconds?: number | undefined;
+  /**
+   * Where the emulator is served, for the links it gives: results' `verification_url` is
+   * `<baseUrl>/verify/<collection id>`, a page the emulator serves itself (`startEmulator` sets its own URL)
+   * [http://127.0.0.1].
+   */
+  readonly baseUrl?: string | undefined;
 }
 
 /**
@@ -147,6 +155,7 @@ export function createAnyformatApp(options: AnyformatEmulatorOptions = {}): Anyf
       ? undefined
       : { submission: limits?.submission ?? 60, general: limits?.general ?? 600, windowMs: Math.max(1, limits?.windowMs ?? 60_000) },
   );
+  const baseUrl = (options.baseUrl ?? "http://127.0.0.1").replace(/\/+$/, "");
   const configured = options.outcome ?? defaultOutcome;
   let outcomeOf = configured;
 
@@ -164,6 +173,10 @@ export function createAnyformatApp(options: AnyformatEmulatorOptions = {}): Anyf
       headers: { ...response.headers, ...extra, "x-request-id": requestId },
     });
 
+    // The reviewer page is the app's, not the API's: a browser opens it, with no key and no rate limit.
+    if (request.method === "GET" && request.path.startsWith(VERIFICATION_PATH)) {
+      return tag(verificationPage(store, request.path, baseUrl));
+    }
     const match = matchRoute(request.path);
     if (match === undefined) return tag(frameworkNotFound());
     if (!match.slashed) {
@@ -191,7 +204,7 @@ export function createAnyformatApp(options: AnyformatEmulatorOptions = {}): Anyf
   }
 
   function context(request: EmulatorRequest, now: number, requestId: string): RouteContext {
-    return { request, store, ids, now, requestId, terminalForm, outcomeOf };
+    return { request, store, ids, now, requestId, terminalForm, outcomeOf, baseUrl };
   }
 
   function fault(name: HttpFaultName, _request: EmulatorRequest): EmulatorResponse {

@@ -7,8 +7,13 @@ import type { AnyformatCollectionRecord, AnyformatFieldRecord, AnyformatFileReco
  * a value by what it submits and still gets one of the right type when it does not.
  */
 
-/** Where the reviewer UI of a collection lives; the emulator serves nothing there. */
-export const VERIFICATION_BASE = "https://app.anyformat.ai/verify/";
+/** Where a collection's review page lives below the emulator's root (`verification.ts` serves it). */
+export const VERIFICATION_PATH = "/verify/";
+
+/** The link to a collection's review page on an emulator served at `base`. */
+export function verificationUrl(base: string, collectionId: string): string {
+  return `${base.replace(/\/+$/, "")}${VERIFICATION_PATH}${encodeURIComponent(collectionId)}`;
+}
 
 /** Bytes as text when they are UTF-8 and look like text; `undefined` for binary files. */
 export function textOf(bytes: Uint8Array): string | undefined {
@@ -20,7 +25,12 @@ export function textOf(bytes: Uint8Array): string | undefined {
   }
 }
 
-export function resultsBody(workflow: AnyformatWorkflowRecord, collection: AnyformatCollectionRecord): Record<string, unknown> {
+/** The results of a processed run; `verification_url` points at the emulator's own page, served at `base`. */
+export function resultsBody(
+  workflow: AnyformatWorkflowRecord,
+  collection: AnyformatCollectionRecord,
+  base: string,
+): { collection_id: string; verification_url: string; parse: { markdown: string }; extraction: Record<string, unknown> } {
   const run = collection.run;
   const file = collection.files.find((f) => f.id === run?.fileId) ?? collection.files[0];
   const text = file?.text ?? "";
@@ -29,7 +39,7 @@ export function resultsBody(workflow: AnyformatWorkflowRecord, collection: Anyfo
   for (const field of workflow.fields) extraction[field.name] = extract(field, text, at);
   return {
     collection_id: collection.id,
-    verification_url: `${VERIFICATION_BASE}${collection.id}`,
+    verification_url: verificationUrl(base, collection.id),
     parse: { markdown: markdownOf(file) },
     extraction,
   };

@@ -47,6 +47,8 @@ export interface RouteContext {
   readonly requestId: string;
   readonly terminalForm: "412" | "422";
   readonly outcomeOf: (input: AnyformatOutcomeInput) => AnyformatOutcome;
+  /** Where the emulator is served, for the links it gives (`verification_url`). */
+  readonly baseUrl: string;
 }
 
 type Handler = (ctx: RouteContext, params: readonly string[]) => EmulatorResponse;
@@ -320,7 +322,7 @@ function results(ctx: RouteContext, [id, collectionId]: readonly string[]): Emul
     return notFound(ctx.requestId, `File collection '${collectionId ?? ""}' not found.`);
   }
   const status = collection.status;
-  if (status === "processed") return ok(resultsBody(workflow, collection));
+  if (status === "processed") return ok(resultsBody(workflow, collection, ctx.baseUrl));
   if (status === "error" || status === "cancelled") {
     if (ctx.terminalForm === "412") {
       return apiError(

@@ -947,6 +947,43 @@ describe("anyformat emulator: over real HTTP", () => {
     }
   });
 
+  it("points verification_url at its own review page, which a browser opens without a key", async () => {
+    const emu = await startEmulator({ api: "anyformat", stepMs: 0 });
+    try {
+      const auth = { authorization: `Bearer ${KEY}`, "content-type": "application/json" };
+      const created = await fetch(`${emu.url}/v2/workflows/`, {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify({ name: "Invoices <Q3>", fields: FIELDS }),
+      });
+      const { id } = (await created.json()) as { id: string };
+      const form = new FormData();
+      form.append("text", "Invoice number: <b>INV-9</b>\n");
+      const run = await fetch(`${emu.url}/v2/workflows/${id}/run/`, { method: "POST", headers: { authorization: auth.authorization }, body: form });
+      const { id: collection } = (await run.json()) as { id: string };
+      const done = await fetch(`${emu.url}/v2/workflows/${id}/files/${collection}/results/`, { headers: auth });
+      const { verification_url } = (await done.json()) as { verification_url: string };
+      expect(verification_url).toBe(`${emu.url}/verify/${collection}`);
+
+      const before = emu.requests.length;
+      const page = await fetch(verification_url);
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+      const html = await page.text();
+      expect(html).toContain(`Collection ${collection}: processed`);
+      expect(html).toContain("Invoices &#60;Q3&#62;");
+      expect(html).toContain("&#60;b&#62;INV-9&#60;/b&#62;");
+      expect(html).not.toContain("<b>");
+      expect(emu.requests.slice(before).map((r) => r.status)).toEqual([200]);
+
+      for (const missing of ["/verify/nope", "/verify/%E0%A4%A"]) {
+        expect((await fetch(`${emu.url}${missing}`)).status).toBe(404);
+      }
+    } finally {
+      await emu.close();
+    }
+  });
+
   it("answers injected faults in anyformat's body form over HTTP", async () => {
     const emu = await startEmulator({ api: "anyformat", faultRetryAfterSeconds: 2 });
     try {
