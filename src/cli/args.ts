@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 export type ApiName = "anyformat" | "roboflow";
 
 /** A flag that belongs to some commands only. */
-export type CommandFlag = "wait" | "name" | "description" | "fields" | "filename";
+export type CommandFlag = "wait" | "name" | "description" | "fields" | "filename" | "out" | "journal" | "resume" | "concurrency";
 
 /** One command: `faultline <api> <resource> [<action>] <args...>`. */
 export interface CommandSpec {
@@ -15,7 +15,7 @@ export interface CommandSpec {
   readonly resource: string;
   /** Absent for anyformat's `run` and `results`, which take their arguments straight after the resource. */
   readonly action?: string | undefined;
-  /** Positional argument names, in order, all required. */
+  /** Positional argument names, in order, all required; a last one ending in `...` takes one value or more. */
   readonly args: readonly string[];
   readonly flags: readonly CommandFlag[];
   /** Flags that must be given. */
@@ -54,6 +54,15 @@ export const COMMANDS: readonly CommandSpec[] = [
     flags: ["wait"],
     flagUsage: "[--wait]",
     summary: "Show a run's results; --wait polls until they are ready",
+  },
+  {
+    api: "anyformat",
+    resource: "batch",
+    args: ["workflow", "paths..."],
+    flags: ["out", "journal", "resume", "concurrency"],
+    required: ["out"],
+    flagUsage: "--out F [--journal F] [--resume] [--concurrency N]",
+    summary: "Extract files and folders into JSON lines (--out); after a crash or Ctrl-C, --resume goes on",
   },
   { api: "roboflow", resource: "project", action: "list", args: [], flags: [], summary: "List the workspace's projects" },
   { api: "roboflow", resource: "project", action: "get", args: ["project"], flags: [], summary: "Show a project and its versions" },
@@ -111,6 +120,10 @@ export interface CommandFlags {
   readonly description: string | undefined;
   readonly fields: string | undefined;
   readonly filename: string | undefined;
+  readonly out: string | undefined;
+  readonly journal: string | undefined;
+  readonly resume: boolean;
+  readonly concurrency: number | undefined;
 }
 
 export type Invocation =
@@ -123,6 +136,8 @@ export type Invocation =
       readonly command: CommandSpec;
       /** Positional values by the names in `command.args`. */
       readonly args: Readonly<Record<string, string>>;
+      /** The values of a last argument that takes many (`paths...`); empty for other commands. */
+      readonly rest: readonly string[];
       readonly flags: CommandFlags;
       readonly options: GlobalOptions;
     };
@@ -143,13 +158,17 @@ const OPTIONS = {
   description: { type: "string" },
   fields: { type: "string" },
   filename: { type: "string" },
+  out: { type: "string" },
+  journal: { type: "string" },
+  resume: { type: "boolean" },
+  concurrency: { type: "string" },
 } as const;
 
 type Values = {
   -readonly [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "boolean" ? boolean : string;
 };
 
-const COMMAND_FLAGS: readonly CommandFlag[] = ["wait", "name", "description", "fields", "filename"];
+const COMMAND_FLAGS: readonly CommandFlag[] = ["wait", "name", "description", "fields", "filename", "out", "journal", "resume", "concurrency"];
 const ROBOFLOW_ONLY = ["workspace", "deployments-url"] as const;
 const API_OPTIONS = ["api-key", "base-url", "deployments-url", "workspace", "max-retries", "timeout"] as const;
 
@@ -215,16 +234,18 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   if (command === undefined) throw new UsageError(`Unknown resource '${resource}' for '${api}'`, apiHint);
 
   const name = commandName(command);
+  const variadic = command.args.at(-1)?.endsWith("...") === true;
   if (args.length < command.args.length) {
     throw new UsageError(`Missing argument <${command.args[args.length]}> for '${name}'`, resourceHint);
   }
-  if (args.length > command.args.length) {
+  if (args.length > command.args.length && !variadic) {
     throw new UsageError(`Unexpected argument '${args[command.args.length]}' for '${name}'`, resourceHint);
   }
   const named: Record<string, string> = {};
   command.args.forEach((argName, i) => {
     named[argName] = args[i] ?? "";
   });
+  const many = variadic ? args.slice(command.args.length - 1) : [];
 
   const notAllowed = COMMAND_FLAGS.filter((flag) => !command.flags.includes(flag));
   rejectOptions(values, ["port", ...notAllowed, ...(api === "anyformat" ? ROBOFLOW_ONLY : [])], name, resourceHint);
@@ -238,12 +259,17 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     kind: "api",
     command,
     args: named,
+    rest: many,
     flags: {
       wait: values.wait === true,
       name: values.name,
       description: values.description,
       fields: values.fields,
       filename: values.filename,
+      out: values.out,
+      journal: values.journal,
+      resume: values.resume === true,
+      concurrency: integerOption(values.concurrency, "--concurrency", 1, 1_000),
     },
     options: {
       json,

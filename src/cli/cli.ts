@@ -90,6 +90,7 @@ async function runApiCommand(
   const ctx: CommandContext = {
     command,
     args: invocation.args,
+    rest: invocation.rest,
     flags: invocation.flags,
     options: invocation.options,
     env: io.env,
@@ -98,8 +99,9 @@ async function runApiCommand(
   };
   try {
     if (handler === undefined) throw new Error(`No handler for '${command.api} ${key}'`);
-    output.result(await handler(ctx));
-    return 0;
+    const rendered = await handler(ctx);
+    output.result(rendered);
+    return rendered.exitCode ?? 0;
   } catch (error) {
     return output.error(error, context);
   }

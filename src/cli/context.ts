@@ -10,6 +10,8 @@ import type { Output, Rendered } from "./output.js";
 export interface CommandContext {
   readonly command: CommandSpec;
   readonly args: Readonly<Record<string, string>>;
+  /** The values of a last argument that takes many (`paths...`). */
+  readonly rest: readonly string[];
   readonly flags: CommandFlags;
   readonly options: GlobalOptions;
   readonly env: Readonly<Record<string, string | undefined>>;

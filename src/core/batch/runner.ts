@@ -72,6 +72,8 @@ export type BatchResult<I, T> =
 export interface BatchProgress {
   /** Documents the server has accepted, earlier runs of the same journal included. */
   readonly submitted: number;
+  /** Of those, the ones this run submitted. */
+  readonly sent: number;
   /** Documents processed. */
   readonly done: number;
   /** Documents failed. */
@@ -179,7 +181,7 @@ class Run<I, T> {
   readonly #reconciler: Reconciler;
   /** Lost submissions of the last run that the server turned out to hold, by key. */
   #adopted: ReadonlyMap<string, string> = new Map();
-  #counts = { submitted: 0, done: 0, failed: 0, pulled: 0, total: undefined as number | undefined, queuedMs: 0, rateLimit: undefined as RateLimit | undefined };
+  #counts = { submitted: 0, sent: 0, done: 0, failed: 0, pulled: 0, total: undefined as number | undefined, queuedMs: 0, rateLimit: undefined as RateLimit | undefined };
   readonly #onAbort = (): void => this.#halt(new AbortedError("The batch was stopped"));
 
   constructor(task: BatchTask<I, T>, journal: BatchJournal, options: Options) {
@@ -423,6 +425,7 @@ class Run<I, T> {
       this.#claimed.add(submitted.ref);
       await this.#journal.record({ event: "submitted", key: item.key, ref: submitted.ref });
       this.#counts.submitted += 1;
+      this.#counts.sent += 1;
       this.#counts.queuedMs = submitted.queuedMs ?? 0;
       if (submitted.rateLimit !== undefined) this.#counts.rateLimit = submitted.rateLimit;
       this.#progress();
@@ -442,9 +445,9 @@ class Run<I, T> {
   }
 
   #progress(): void {
-    const { submitted, done, failed, total, queuedMs, rateLimit } = this.#counts;
+    const { submitted, sent, done, failed, total, queuedMs, rateLimit } = this.#counts;
     try {
-      this.#options.onProgress?.({ submitted, done, failed, ...(total === undefined ? {} : { total }), queuedMs, ...(rateLimit === undefined ? {} : { rateLimit }) });
+      this.#options.onProgress?.({ submitted, sent, done, failed, ...(total === undefined ? {} : { total }), queuedMs, ...(rateLimit === undefined ? {} : { rateLimit }) });
     } catch {
       // A progress callback that throws must not lose a document.
     }
