@@ -30,7 +30,15 @@ import { reconcile } from "./reconcile.js";
 /** Where a batch stands; see `BatchExtractOptions.onProgress`. */
 export type { BatchProgress } from "../../core/batch/runner.js";
 
-/** `af.batch.extract`'s options. */
+/**
+ * `af.batch.extract`'s options.
+ *
+ * @example
+ * ```ts
+ * const options: BatchExtractOptions = { journal: "./invoices.journal", concurrency: 8, signal: controller.signal };
+ * for await (const outcome of af.batch.extract(workflowId, paths, options)) console.log(outcome.status);
+ * ```
+ */
 export interface BatchExtractOptions {
   /**
    * Documents in flight at once, from submission to results [16]. Submissions are paced by the rate

@@ -68,7 +68,16 @@ export type BatchResult<I, T> =
   | { readonly input: I; readonly status: "processed"; readonly value: T }
   | { readonly input: I; readonly status: "failed"; readonly error: FaultlineError };
 
-/** Where the batch stands, told after every submission and every outcome. Counts cover the whole batch. */
+/**
+ * Where the batch stands, told after every submission and every outcome. Counts cover the whole batch,
+ * earlier runs of its journal included; `sent` only this run's submissions.
+ *
+ * @example
+ * ```ts
+ * const onProgress = ({ done, failed, total, queuedMs }: BatchProgress): void =>
+ *   console.error(`${done + failed}/${total ?? "?"} (last submission waited ${queuedMs} ms)`);
+ * ```
+ */
 export interface BatchProgress {
   /** Documents the server has accepted, earlier runs of the same journal included. */
   readonly submitted: number;
