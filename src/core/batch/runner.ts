@@ -190,7 +190,8 @@ class Run<I, T> {
   readonly #reconciler: Reconciler;
   /** Lost submissions of the last run that the server turned out to hold, by key. */
   #adopted: ReadonlyMap<string, string> = new Map();
-  #counts = { submitted: 0, sent: 0, done: 0, failed: 0, pulled: 0, total: undefined as number | undefined, queuedMs: 0, rateLimit: undefined as RateLimit | undefined };
+  #counts: { submitted: number; sent: number; done: number; failed: number; pulled: number; total: number | undefined; queuedMs: number; rateLimit: RateLimit | undefined } =
+    { submitted: 0, sent: 0, done: 0, failed: 0, pulled: 0, total: undefined, queuedMs: 0, rateLimit: undefined };
   readonly #onAbort = (): void => this.#halt(new AbortedError("The batch was stopped"));
 
   constructor(task: BatchTask<I, T>, journal: BatchJournal, options: Options) {
@@ -314,26 +315,23 @@ class Run<I, T> {
 
   /** The next input, described; inputs are pulled one at a time, as workers free up. */
   async #pull(): Promise<Doc<I> | undefined> {
+    while (this.#pulling !== undefined) await this.#pulling.catch(() => undefined);
     const source = this.#source;
-    if (source === undefined) return undefined;
-    for (;;) {
-      while (this.#pulling !== undefined) await this.#pulling.catch(() => undefined);
-      if (this.#stop.signal.aborted) return undefined;
-      this.#pulling = Promise.resolve(source.next());
-      let next: IteratorResult<I>;
-      try {
-        next = await this.#pulling;
-      } finally {
-        this.#pulling = undefined;
-      }
-      if (next.done === true) {
-        this.#counts.total = this.#counts.pulled;
-        this.#source = undefined;
-        return undefined;
-      }
-      this.#counts.pulled += 1;
-      return this.#describe(next.value);
+    if (source === undefined || this.#stop.signal.aborted) return undefined;
+    this.#pulling = Promise.resolve(source.next());
+    let next: IteratorResult<I>;
+    try {
+      next = await this.#pulling;
+    } finally {
+      this.#pulling = undefined;
     }
+    if (next.done === true) {
+      this.#counts.total = this.#counts.pulled;
+      this.#source = undefined;
+      return undefined;
+    }
+    this.#counts.pulled += 1;
+    return this.#describe(next.value);
   }
 
   #describe(input: I): Doc<I> {
