@@ -88,6 +88,8 @@ function resumeCommand(ctx: CommandContext, journal: string): string {
   if (ctx.flags.journal !== undefined) words.push("--journal", journal);
   if (ctx.flags.concurrency !== undefined) words.push("--concurrency", String(ctx.flags.concurrency));
   if (ctx.options.baseUrl !== undefined) words.push("--base-url", ctx.options.baseUrl);
+  if (ctx.options.timeout !== undefined) words.push("--timeout", String(ctx.options.timeout));
+  if (ctx.options.maxRetries !== undefined) words.push("--max-retries", String(ctx.options.maxRetries));
   words.push("--resume");
   return words.map(shellWord).join(" ");
 }
