@@ -21,6 +21,8 @@ export type {
 } from "./anyformat/resources/workflows.js";
 export type { WaitForOptions, PollInfo } from "./anyformat/resources/results.js";
 export type { WebhookCreateParams } from "./anyformat/resources/webhooks.js";
+export type { BatchInput } from "./anyformat/batch/inputs.js";
+export type { BatchExtractOptions, BatchOutcome, BatchProgress } from "./anyformat/batch/extract.js";
 export { DATA_TYPES, type DataType } from "./anyformat/data-types.js";
 export { fieldValue } from "./anyformat/field-value.js";
 export type {

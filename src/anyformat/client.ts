@@ -3,6 +3,7 @@ import { ApiClient, baseUrlFrom, checkApiKey, checkClientOptions } from "../core
 import { CredentialsError, InvalidArgumentError, type FaultlineError } from "../core/errors.js";
 import { pathOf } from "../core/paths.js";
 import type { ClientOptions, RequestOptions, RequestSpec } from "../core/transport.js";
+import { BatchResource } from "./batch/extract.js";
 import { anyformatDialect } from "./dialect.js";
 import { ANYFORMAT_RATE_TIERS } from "./rate-tiers.js";
 import { FilesResource } from "./resources/files.js";
@@ -55,6 +56,8 @@ export class Anyformat extends ApiClient {
   readonly results: ResultsResource;
   /** Webhooks: create, list, delete. */
   readonly webhooks: WebhooksResource;
+  /** Many documents at once, resumable from a journal: extract. */
+  readonly batch: BatchResource;
 
   readonly #hasKey: boolean;
 
@@ -75,6 +78,7 @@ export class Anyformat extends ApiClient {
     this.files = new FilesResource(this);
     this.results = new ResultsResource(this);
     this.webhooks = new WebhooksResource(this);
+    this.batch = new BatchResource(this);
   }
 
   /**

@@ -195,6 +195,9 @@ export const ANYFORMAT_HANDLERS: Readonly<Record<string, Handler>> = {
         : await af.results.get(workflow, collection);
       return { data: results, text: () => resultsText(results) };
     }),
+
+  // Its own module, loaded only when used: the batch machinery costs the other commands nothing.
+  batch: (ctx) => import("./anyformat-batch.js").then((batch) => batch.runAnyformatBatch(ctx)),
 };
 
 /** What to suggest when an anyformat command meets a 404. */

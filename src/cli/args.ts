@@ -36,6 +36,10 @@ export const FLAGS = {
     help: `Inject faults at these rates, 0 to 1 each (at most 1 in all), from:\n${FAULT_NAMES.join(", ")}`,
   },
   seed: { type: "integer", value: "N", min: 0, max: 2 ** 32 - 1, help: "Seed the fault draws and ids: the same seed, the same run [1]" },
+  out: { type: "string", value: "F", help: "Write one JSON line per document to F (results, or the typed error)" },
+  journal: { type: "string", value: "F", help: "Keep the batch's journal in F [<out>.journal]" },
+  resume: { type: "boolean", help: "Go on with the batch its journal records, after a crash or Ctrl-C" },
+  concurrency: { type: "integer", value: "N", min: 1, max: 1_000, help: "Documents in flight at once [16]" },
 } as const satisfies Record<string, FlagSpec>;
 
 export type CommandFlag = keyof typeof FLAGS;
@@ -150,6 +154,19 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "Show a run's results; --wait polls until they are ready",
     details: "Without --wait, a run still processing is an error (exit 1) that says to add --wait.",
     example: "faultline anyformat results <workflow> <collection> --wait",
+  },
+  {
+    api: "anyformat",
+    resource: "batch",
+    args: ["workflow", "paths..."],
+    flags: ["out", "journal", "resume", "concurrency"],
+    required: ["out"],
+    summary: "Extract files and folders into JSON lines (--out); after a crash or Ctrl-C, --resume goes on",
+    details:
+      "Each document's outcome is one line of --out: its name, status, and results or the typed error. Every step is\n" +
+      "journalled first, so a batch killed at any moment resumes with --resume without submitting a document twice.\n" +
+      "Exit 0 when every document was processed, 1 when some failed, 2 on an authentication failure, 130 on Ctrl-C.",
+    example: "faultline anyformat batch <workflow> ./invoices --out results.jsonl",
   },
   {
     api: "roboflow",

@@ -114,8 +114,9 @@ async function runApiCommand(
   };
   try {
     if (handler === undefined) throw new Error(`No handler for '${command.api} ${key}'`);
-    output.result(await handler(ctx));
-    return 0;
+    const rendered = await handler(ctx);
+    output.result(rendered);
+    return rendered.exitCode ?? 0;
   } catch (error) {
     return interrupted(error, io.signal) ?? output.error(error, context);
   }

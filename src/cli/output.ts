@@ -170,6 +170,15 @@ export interface Rendered {
    * `undefined` when the command printed its text as it went (a streamed listing).
    */
   readonly text: string | (() => string) | undefined;
+  /** The exit code when it is not 0: a batch that ended with failures (1), or was interrupted (130). */
+  readonly exitCode?: number | undefined;
+}
+
+/** What a progress bar draws on: a terminal's width and a way to write to it. */
+export interface ProgressTerminal {
+  readonly isTTY: true;
+  readonly columns: number | undefined;
+  write(text: string, done?: () => void): boolean;
 }
 
 export interface Streams {
@@ -249,6 +258,22 @@ export class Output {
     // The erase sequence is ours; everything after it may hold a server's words, made printable.
     this.#streams.stderr.write(`\r\x1b[2K${printable(this.mask(line))}`);
     this.#progressShown = true;
+  }
+
+  /**
+   * The terminal to draw live progress on (a progress bar), masked like everything else: stderr when it
+   * is a terminal and the output is not `--json`, else `undefined`.
+   */
+  terminal(): ProgressTerminal | undefined {
+    const stderr = this.#streams.stderr as NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+    if (this.json || stderr.isTTY !== true) return undefined;
+    return {
+      isTTY: true,
+      get columns() {
+        return stderr.columns;
+      },
+      write: (text, done) => stderr.write(this.mask(text), done),
+    };
   }
 
   /** A note on stderr (not a result): for long-running commands such as the emulator. */

@@ -117,7 +117,7 @@ export function multipartBody(parts: readonly FormPart[]): OutgoingBody {
   const heads = parts.map((part) =>
     encoder.encode(
       "file" in part
-        ? `--${boundary}\r\nContent-Disposition: form-data; name="${quote(part.name)}"; filename="${quote(part.file.filename)}"\r\nContent-Type: ${part.file.contentType}\r\n\r\n`
+        ? `--${boundary}\r\nContent-Disposition: form-data; name="${quote(part.name)}"; filename="${formFilename(part.file.filename)}"\r\nContent-Type: ${part.file.contentType}\r\n\r\n`
         : `--${boundary}\r\nContent-Disposition: form-data; name="${quote(part.name)}"\r\n\r\n`,
     ),
   );
@@ -144,6 +144,11 @@ export function multipartBody(parts: readonly FormPart[]): OutgoingBody {
   const headers: Record<string, string> = { "content-type": `multipart/form-data; boundary=${boundary}` };
   if (length !== undefined) headers["content-length"] = String(length);
   return { body: Readable.from(generate(), { objectMode: false }), headers };
+}
+
+/** A file name as a multipart body carries it, and so as the server will know it. */
+export function formFilename(name: string): string {
+  return quote(name);
 }
 
 // Browsers' rule for names in Content-Disposition: quotes and line breaks are percent-encoded.

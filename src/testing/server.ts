@@ -229,7 +229,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Emul
       } catch (error) {
         answer = { status: 500, text: `emulator error: ${error instanceof Error ? error.message : String(error)}` };
       }
-      if (replayKey !== undefined && answer.status < 500) replays.set(replayKey, answer);
+      if (replayKey !== undefined && carriedOut(answer.status)) replays.set(replayKey, answer);
     }
 
     if (fault === "reset") {
@@ -275,6 +275,22 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Emul
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Refusals on the request's own merits: the API looked at what was asked and said no, and would say so
+ * again. Everything else below 500 (a 401 or 403 before the API looked, a 429, a 423, a redirect, a 405)
+ * says nothing about the request itself.
+ */
+const REFUSED_ON_MERITS = new Set([400, 404, 409, 410, 413, 422]);
+
+/**
+ * Whether an answer may be replayed by `Idempotency-Key`: only when the API carried the request out (a
+ * 2xx) or refused it on its merits. A stored 429 would be replayed after the window reset, so a keyed
+ * retry could never get through; a stored 401 would outlive the fixed key.
+ */
+function carriedOut(status: number): boolean {
+  return (status >= 200 && status < 300) || REFUSED_ON_MERITS.has(status);
 }
 
 function createApp(options: StartEmulatorOptions, url: string): EmulatorApp {

@@ -33,7 +33,7 @@ describe.concurrent("faultline help", () => {
       const result = await runCli([...name.split(" "), "--help"]);
       expect(result.code).toBe(0);
       expect(result.stderr).toBe("");
-      const usage = [`Usage: faultline ${name}`, ...command.args.map((arg) => `<${arg}>`)].join(" ");
+      const usage = [`Usage: faultline ${name}`, ...command.args.map((arg) => (arg.endsWith("...") ? `<${arg.slice(0, -3)}>...` : `<${arg}>`))].join(" ");
       expect(result.stdout.startsWith(usage)).toBe(true);
       expect(result.stdout).toContain(command.summary);
       expect(result.stdout).toContain(`Example`);
