@@ -62,7 +62,11 @@ describe("af.workflows: create, get, list, delete", () => {
     const e = error as ValidationError;
     expect(e.status).toBe(400);
     expect(e.code).toBe("VALIDATION_ERROR");
-    expect(e.message).toBe("Validation failed");
+    expect(e.message).toBe(
+      "Validation failed: body.name: String should have at least 1 character; body.fields.0.data_type: Input should be " +
+        "'string', 'integer', 'float', 'date', 'datetime', 'boolean', 'list', 'object', 'enum' or 'multi_select'; " +
+        "body.fields.1.enum_options: Value error, enum_options is required for data_type 'enum' (and 1 more)",
+    );
     expect(e.retryable).toBe(false);
     expect(e.issues.map((i) => i.loc.join("."))).toEqual([
       "body.name",
