@@ -1,10 +1,28 @@
-import { defineConfig } from "tsup";
+import { defineConfig, type Options } from "tsup";
+
+type Plugin = NonNullable<Options["esbuildPlugins"]>[number];
+
+/**
+ * Keeps src/node-check.ts out of the bundles that import it: they import dist/node-check.js (or .cjs)
+ * instead, as their first import. ESM evaluates imports before the module's own code, so a check bundled
+ * inline would run only after undici had loaded (and, on an old Node, crashed); a separate file imported
+ * first runs before it.
+ */
+const nodeCheckFirst: Plugin = {
+  name: "faultline-node-check-first",
+  setup(build) {
+    const file = build.initialOptions.format === "cjs" ? "./node-check.cjs" : "./node-check.js";
+    build.onResolve({ filter: /(^|\/)node-check\.js$/ }, (args) =>
+      args.kind === "entry-point" ? undefined : { path: file, external: true },
+    );
+  },
+};
 
 export default defineConfig([
   {
-    entry: { index: "src/index.ts", testing: "src/testing/index.ts" },
+    entry: { index: "src/index.ts", testing: "src/testing/index.ts", "node-check": "src/node-check.ts" },
     format: ["esm", "cjs"],
-    dts: true,
+    dts: { entry: { index: "src/index.ts", testing: "src/testing/index.ts" } },
     clean: true,
     target: "node22",
     platform: "node",
@@ -12,6 +30,7 @@ export default defineConfig([
     splitting: false,
     // p-retry is ESM-only: bundling it keeps the CommonJS build loadable with require().
     noExternal: ["p-retry", "is-network-error"],
+    esbuildPlugins: [nodeCheckFirst],
   },
   {
     entry: { cli: "src/cli/main.ts" },

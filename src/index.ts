@@ -1,5 +1,8 @@
 // The public surface of `faultline`, listed name by name: anything not here is internal.
 
+// First, before anything loads undici: a clear error on a Node older than faultline supports.
+import "./node-check.js";
+
 // Clients
 export { Anyformat, ANYFORMAT_BASE_URL, ANYFORMAT_MAX_FILE_BYTES, type AnyformatOptions } from "./anyformat/client.js";
 export { Roboflow, ROBOFLOW_BASE_URL, ROBOFLOW_DEPLOYMENTS_URL, type RoboflowOptions } from "./roboflow/client.js";

@@ -1,3 +1,6 @@
+// First, before anything loads undici: a clear error on a Node older than faultline supports.
+import "../node-check.js";
+
 export {
   startEmulator,
   type Emulator,
