@@ -24,6 +24,7 @@ export type {
 } from "./anyformat/resources/workflows.js";
 export type { WaitForOptions, PollInfo } from "./anyformat/resources/results.js";
 export type { WebhookCreateParams } from "./anyformat/resources/webhooks.js";
+export { parseWebhookEvent, type WebhookEvent, type WebhookEventType } from "./anyformat/webhook-event.js";
 export { DATA_TYPES, type DataType } from "./anyformat/data-types.js";
 export type {
   Field,

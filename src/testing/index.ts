@@ -16,6 +16,7 @@ export {
   createAnyformatApp,
   type AnyformatApp,
   type AnyformatEmulatorOptions,
+  type AnyformatWebhookDelivery,
 } from "./anyformat/app.js";
 export {
   ROBOFLOW_EMULATOR_KEY,

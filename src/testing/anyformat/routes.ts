@@ -47,6 +47,8 @@ export interface RouteContext {
   readonly requestId: string;
   readonly terminalForm: "412" | "422";
   readonly outcomeOf: (input: AnyformatOutcomeInput) => AnyformatOutcome;
+  /** Told of every run started, so that its end can be announced to webhooks on time. */
+  readonly runStarted: (collection: AnyformatCollectionRecord) => void;
 }
 
 type Handler = (ctx: RouteContext, params: readonly string[]) => EmulatorResponse;
@@ -204,6 +206,7 @@ function startRun(ctx: RouteContext, workflow: AnyformatWorkflowRecord, collecti
   collection.run = { fileId: file.id, submittedAt: ctx.now, outcome };
   collection.status = "pending";
   collection.updatedAt = ctx.now;
+  ctx.runStarted(collection);
   return ok({ id: collection.id, status: "pending", workflow_id: workflow.id, version_id: workflow.versionId }, 202);
 }
 
