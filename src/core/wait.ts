@@ -111,13 +111,14 @@ export class WaitWindow {
 
 /**
  * A wait's numeric option: `fallback` when not given, else a finite number of ms at least `min`.
- * Anything else is an `InvalidArgumentError` naming the option and the value, before any request.
+ * Anything else is an `InvalidArgumentError` naming the option and the value, before any request, worded
+ * as the client's own options are (`Invalid option waitTimeout: expected ..., got -1`).
  */
 export function waitOption(name: string, value: unknown, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
-    const wanted = min > 0 ? "a positive number of ms" : "a number of ms, 0 or more";
-    throw new InvalidArgumentError(`\`${name}\` must be ${wanted}, got ${describe(value)}`);
+    const expected = min > 0 ? "a positive, finite number of milliseconds" : "0 or a positive, finite number of milliseconds";
+    throw new InvalidArgumentError(`Invalid option ${name}: expected ${expected}, got ${shown(value)}`);
   }
   return value;
 }
@@ -136,8 +137,11 @@ export function renamedOption<T>(current: T | undefined, deprecated: T | undefin
   return current ?? deprecated;
 }
 
-/** Numbers as they are; anything else by its type, so a value pasted in the wrong place is never echoed. */
-function describe(value: unknown): string {
-  if (typeof value === "number" || typeof value === "boolean" || value === null) return String(value);
-  return `a ${typeof value}`;
+/** A value as an error may show it: short, and never a whole object. */
+function shown(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value);
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }

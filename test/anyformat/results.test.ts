@@ -369,12 +369,12 @@ describe("af.results.waitFor", () => {
   });
 
   it.each([
-    ["waitTimeout", { waitTimeout: -1 }, "`waitTimeout` must be a positive number of ms, got -1"],
-    ["waitTimeout", { waitTimeout: 0 }, "`waitTimeout` must be a positive number of ms, got 0"],
-    ["waitTimeout", { waitTimeout: Number.NaN }, "`waitTimeout` must be a positive number of ms, got NaN"],
-    ["pollInterval", { pollInterval: Infinity }, "`pollInterval` must be a number of ms, 0 or more, got Infinity"],
-    ["maxPollInterval", { maxPollInterval: "5s" as never }, "`maxPollInterval` must be a number of ms, 0 or more, got a string"],
-    ["initialDelay", { initialDelay: -5 }, "`initialDelay` must be a number of ms, 0 or more, got -5"],
+    ["waitTimeout", { waitTimeout: -1 }, "Invalid option waitTimeout: expected a positive, finite number of milliseconds, got -1"],
+    ["waitTimeout", { waitTimeout: 0 }, "Invalid option waitTimeout: expected a positive, finite number of milliseconds, got 0"],
+    ["waitTimeout", { waitTimeout: Number.NaN }, "Invalid option waitTimeout: expected a positive, finite number of milliseconds, got NaN"],
+    ["pollInterval", { pollInterval: Infinity }, "Invalid option pollInterval: expected 0 or a positive, finite number of milliseconds, got Infinity"],
+    ["maxPollInterval", { maxPollInterval: "5s" as never }, 'Invalid option maxPollInterval: expected 0 or a positive, finite number of milliseconds, got "5s"'],
+    ["initialDelay", { initialDelay: -5 }, "Invalid option initialDelay: expected 0 or a positive, finite number of milliseconds, got -5"],
   ])("refuses a bad %s before any request", async (_name, options, message) => {
     const { emu, af } = await setup();
     const error = await failure(af.results.waitFor("wf", "c1", options));

@@ -415,7 +415,7 @@ describe("af.workflows.extract", () => {
     const before = emu.requests.length;
     const error = await failure(af.workflows.extract(wf.id, { text: "x" }, { waitTimeout: -1 }));
     expect(error).toBeInstanceOf(InvalidArgumentError);
-    expect((error as InvalidArgumentError).message).toBe("`waitTimeout` must be a positive number of ms, got -1");
+    expect((error as InvalidArgumentError).message).toBe("Invalid option waitTimeout: expected a positive, finite number of milliseconds, got -1");
     expect(emu.requests).toHaveLength(before);
   });
 

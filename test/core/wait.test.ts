@@ -77,8 +77,9 @@ describe("waitOption and renamedOption", () => {
   it("takes the fallback for a missing value and refuses what is not a finite number in range", () => {
     expect(waitOption("pollInterval", undefined, 1_000)).toBe(1_000);
     expect(waitOption("pollInterval", 0, 1_000)).toBe(0);
-    expect(() => waitOption("waitTimeout", 0, 1, Number.MIN_VALUE)).toThrow("`waitTimeout` must be a positive number of ms, got 0");
-    expect(() => waitOption("pollInterval", "af-secret-key", 1)).toThrow("`pollInterval` must be a number of ms, 0 or more, got a string");
+    expect(() => waitOption("waitTimeout", 0, 1, Number.MIN_VALUE)).toThrow("Invalid option waitTimeout: expected a positive, finite number of milliseconds, got 0");
+    expect(() => waitOption("pollInterval", "5s", 1)).toThrow('Invalid option pollInterval: expected 0 or a positive, finite number of milliseconds, got "5s"');
+    expect(() => waitOption("pollInterval", { ms: 5 }, 1)).toThrow("got an object");
   });
 
   it("takes the new name, else the deprecated one, and refuses both at once", () => {

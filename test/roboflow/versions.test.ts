@@ -173,7 +173,7 @@ describe("rf.versions.export", () => {
     expect(both).toBeInstanceOf(InvalidArgumentError);
     expect((both as InvalidArgumentError).message).toBe("Pass `waitTimeout` only: `timeout` is its deprecated name");
     const negative = await failure(rf.versions.export("widgets", 1, "coco", { wait: true, waitTimeout: -5 }));
-    expect((negative as InvalidArgumentError).message).toBe("`waitTimeout` must be a positive number of ms, got -5");
+    expect((negative as InvalidArgumentError).message).toBe("Invalid option waitTimeout: expected a positive, finite number of milliseconds, got -5");
     expect(emu.requests).toHaveLength(0);
   });
 
