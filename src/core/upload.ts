@@ -86,7 +86,11 @@ export async function prepareFile(param: FileParam, maxBytes: number): Promise<P
   }
   if (isAsyncIterable(file)) {
     const known = await fileStreamSize(file);
-    if (known !== undefined && known > maxBytes) throw tooBig(known);
+    if (known !== undefined && known > maxBytes) {
+      // Closed, as it would be had it been sent and failed: its file stays open otherwise.
+      (file as ReadStream).destroy();
+      throw tooBig(known);
+    }
     let opened = false;
     return {
       ...typed(param.filename ?? streamPath(file) ?? DEFAULT_FILENAME),

@@ -89,7 +89,8 @@ describe("prepareFile and multipartBody", () => {
     const whole = createReadStream(path);
     await expect(prepareFile({ file: whole }, 1024)).rejects.toThrow("The file is 4,096 bytes, over the limit of 1,024 bytes");
     expect(whole.bytesRead).toBe(0);
-    whole.destroy();
+    // Closed, as a stream whose upload failed would be: no file is left open.
+    expect(whole.destroyed).toBe(true);
     const ranged = await prepareFile({ file: createReadStream(path, { start: 100, end: 1123 }) }, 1024);
     let sent = 0;
     for await (const chunk of ranged.open()) sent += chunk.byteLength;
