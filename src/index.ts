@@ -1,5 +1,8 @@
 // The public surface of `faultline`, listed name by name: anything not here is internal.
 
+// First, before anything loads undici: a clear error on a Node older than faultline supports.
+import "./node-check.js";
+
 // Clients
 export { Anyformat, ANYFORMAT_BASE_URL, ANYFORMAT_MAX_FILE_BYTES, type AnyformatOptions } from "./anyformat/client.js";
 export { Roboflow, ROBOFLOW_BASE_URL, ROBOFLOW_DEPLOYMENTS_URL, type RoboflowOptions } from "./roboflow/client.js";
@@ -23,6 +26,7 @@ export type { WaitForOptions, PollInfo } from "./anyformat/resources/results.js"
 export type { WebhookCreateParams } from "./anyformat/resources/webhooks.js";
 export type { BatchInput } from "./anyformat/batch/inputs.js";
 export type { BatchExtractOptions, BatchOutcome, BatchProgress } from "./anyformat/batch/extract.js";
+export { parseWebhookEvent, type WebhookEvent, type WebhookEventType } from "./anyformat/webhook-event.js";
 export { DATA_TYPES, type DataType } from "./anyformat/data-types.js";
 export { fieldValue } from "./anyformat/field-value.js";
 export type {

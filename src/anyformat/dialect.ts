@@ -24,6 +24,11 @@ const structured = z.looseObject({
   reference_id: text,
 });
 
+/** How much of the body's `detail` a message carries; the whole of it stays in `err.detail`. */
+const DETAIL_CHARS = 300;
+/** How many validation issues a message names; `err.issues` has every one. */
+const ISSUES_NAMED = 3;
+
 /** How anyformat's error bodies map to the shared error fields. */
 export const anyformatDialect: Dialect = {
   name: "anyformat",
@@ -33,8 +38,7 @@ export const anyformatDialect: Dialect = {
     const body = parsed.data;
     const detail = body.detail as string | ValidationIssue[] | undefined;
     return {
-      // The framework form has only `detail`: it is then the whole message.
-      message: body.error ?? (typeof detail === "string" ? detail : undefined),
+      message: messageOf(body.error, detail),
       detail,
       errorCode: body.error_code,
       retryable: body.retryable,
@@ -43,3 +47,35 @@ export const anyformatDialect: Dialect = {
     };
   },
 };
+
+/**
+ * The short `error` with what `detail` explains (`Resource not found: Workflow 'x' not found.`), or for
+ * validation the issues as `loc: msg` (`Validation failed: body.name: Field required`). The framework
+ * form has only `detail`: it is then the whole message.
+ */
+function messageOf(error: string | undefined, detail: string | readonly ValidationIssue[] | undefined): string | undefined {
+  const summary = detail === undefined ? undefined : typeof detail === "string" ? bounded(detail) : issuesText(detail);
+  const head = error === undefined || error.trim() === "" ? undefined : error.trim();
+  if (head === undefined) return summary;
+  if (summary === undefined || summary === "" || head.includes(summary)) return head;
+  return `${head.replace(/[.:]$/, "")}: ${summary}`;
+}
+
+function issuesText(issues: readonly ValidationIssue[]): string | undefined {
+  if (issues.length === 0) return undefined;
+  const named = issues.slice(0, ISSUES_NAMED).map((i) => (i.loc.length === 0 ? i.msg : `${i.loc.join(".")}: ${i.msg}`));
+  const more = issues.length > ISSUES_NAMED ? ` (and ${issues.length - ISSUES_NAMED} more)` : "";
+  return `${bounded(named.join("; "))}${more}`;
+}
+
+/**
+ * Text on one line, at most `DETAIL_CHARS`. A cut drops the word it falls in, whole: the core masks
+ * secrets in the message afterwards, and half a key would no longer match the key.
+ */
+function bounded(value: string): string {
+  const flat = value.replace(/\s+/g, " ").trim();
+  if (flat.length <= DETAIL_CHARS) return flat;
+  const cut = flat.slice(0, DETAIL_CHARS);
+  const whole = flat[DETAIL_CHARS] === " " ? cut : cut.replace(/\S*$/, "");
+  return `${whole.trimEnd()}…`;
+}

@@ -2,7 +2,23 @@
  * The `faultline` executable (built to dist/cli.js; tsup adds the shebang). Wires `runCli` to the
  * process and makes sure a finished command ends with its exit code.
  */
-import { runCli } from "./cli.js";
+import { NODE_HINT, UNSUPPORTED_NODE, unsupportedNode } from "../core/node-support.js";
+
+// On a Node older than faultline supports, say so the CLI's way (one JSON line with --json) and stop,
+// before anything that needs a newer Node is loaded: hence the dynamic import of the rest below.
+const problem = unsupportedNode();
+if (problem !== undefined) {
+  const args = process.argv.slice(2);
+  const json = args.slice(0, args.includes("--") ? args.indexOf("--") : undefined).includes("--json");
+  process.stderr.write(
+    json
+      ? `${JSON.stringify({ error: { message: problem, hint: NODE_HINT, code: UNSUPPORTED_NODE, retryable: false } })}\n`
+      : `Error: ${problem}\nHint: ${NODE_HINT}\n`,
+  );
+  process.exit(1);
+}
+
+const { runCli } = await import("./cli.js");
 
 // `faultline ... | head` closes stdout early: that is the reader's choice, not a failure to report.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {

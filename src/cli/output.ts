@@ -10,6 +10,7 @@ import {
   FaultlineError,
   ResponseValidationError,
   TimeoutError,
+  type ValidationIssue,
 } from "../core/errors.js";
 import { MASK } from "../core/redact.js";
 import { UsageError, type ApiName } from "./args.js";
@@ -83,35 +84,45 @@ export function errorPayload(error: unknown, context: ErrorContext = {}): ErrorP
 
 /**
  * One line that says what went wrong: the error's message, then what the body explained beyond it (the
- * `detail`, or each validation issue as `where: what`), then how many attempts were spent when the
- * failure survived retries.
+ * `detail`, or each validation issue as `where: what`) unless the message already carries it, then how
+ * many attempts were spent when the failure survived retries.
  */
 function messageOf(error: FaultlineError, status: number | undefined): string {
   let message = oneLine(error.message) || (status === undefined ? error.code : `HTTP ${status}`);
-  if (error instanceof ApiError) {
+  if (error instanceof ApiError && !carries(message, error.detail)) {
     const detail = detailOf(error.detail);
-    if (detail !== "" && !message.includes(detail)) message = `${message.replace(/[.:]$/, "")}: ${detail}`;
+    if (detail !== "") message = `${message.replace(/[.:]$/, "")}: ${detail}`;
   }
   // A wait counts polls, not attempts, and says so itself.
   if (error.attempts > 1 && !/\b(attempts?|polls?)\b/.test(message)) message = `${message} (after ${error.attempts} attempts)`;
   return message;
 }
 
+/**
+ * Whether the message already says what the detail says. A dialect may have put a long detail into the
+ * message cut short, or named only the first validation issues: its start, or the first issue, is enough.
+ */
+function carries(message: string, detail: ApiError["detail"]): boolean {
+  if (detail === undefined) return true;
+  const first = typeof detail === "string" ? oneLine(detail).slice(0, 60) : issueText(detail[0]);
+  return first === "" || message.includes(first);
+}
+
 function detailOf(detail: ApiError["detail"]): string {
   if (detail === undefined) return "";
   if (typeof detail === "string") return oneLine(detail);
-  return detail
-    .map((issue) => {
-      // `body` and `query` say where FastAPI looked, not what the user got wrong.
-      const loc = (issue.loc ?? []).filter((part, i) => !(i === 0 && (part === "body" || part === "query"))).join(".");
-      return loc === "" ? issue.msg : `${loc}: ${issue.msg}`;
-    })
-    .join("; ");
+  return detail.map(issueText).join("; ");
+}
+
+function issueText(issue: ValidationIssue | undefined): string {
+  if (issue === undefined) return "";
+  const loc = (issue.loc ?? []).join(".");
+  return loc === "" ? issue.msg : `${loc}: ${issue.msg}`;
 }
 
 /** Messages are printed on one line (the JSON form is one line by contract; text reads better so too). */
 function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, " ").trim();
+  return text.replace(/\s+/g, " ").trim();
 }
 
 function hintFor(error: FaultlineError, api: ApiName, context: ErrorContext): string | undefined {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { ReadStream, createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { basename, extname } from "node:path";
 import { Readable } from "node:stream";
@@ -41,8 +41,10 @@ export interface PreparedFile {
 const DEFAULT_FILENAME = "file";
 
 /**
- * Checks a file before anything is sent: it exists, it is a file, it is not over `maxBytes`. A stream's
- * size is unknown until it has been read, so it is counted as it goes and cut at `maxBytes`.
+ * Checks a file before anything is sent: it exists, it is a file, it is not over `maxBytes`. A size known
+ * up front (a path, bytes, a blob, a stream read from a file) over the limit is refused before a byte is
+ * sent. Any other stream's size is unknown until it has been read, so it is counted as it is sent and cut
+ * off as it crosses `maxBytes`: the server gets at most `maxBytes` of it, and an incomplete request.
  */
 export async function prepareFile(param: FileParam, maxBytes: number): Promise<PreparedFile> {
   if (param === null || typeof param !== "object" || !("file" in param) || param.file == null) {
@@ -50,9 +52,7 @@ export async function prepareFile(param: FileParam, maxBytes: number): Promise<P
   }
   const { file } = param;
   const tooBig = (size: number): InvalidArgumentError =>
-    new InvalidArgumentError(`The file is ${formatBytes(size)}, over the limit of ${formatBytes(maxBytes)}`, {
-      hint: "Split the document or compress it before uploading.",
-    });
+    new InvalidArgumentError(`The file is ${sizeOver(size, maxBytes)}`, { hint: SPLIT_HINT });
   const typed = (filename: string): { filename: string; contentType: string } => ({
     filename,
     contentType: param.contentType ?? contentTypeOf(filename),
@@ -85,6 +85,12 @@ export async function prepareFile(param: FileParam, maxBytes: number): Promise<P
     };
   }
   if (isAsyncIterable(file)) {
+    const known = await fileStreamSize(file);
+    if (known !== undefined && known > maxBytes) {
+      // Closed, as it would be had it been sent and failed: its file stays open otherwise.
+      (file as ReadStream).destroy();
+      throw tooBig(known);
+    }
     let opened = false;
     return {
       ...typed(param.filename ?? streamPath(file) ?? DEFAULT_FILENAME),
@@ -93,7 +99,7 @@ export async function prepareFile(param: FileParam, maxBytes: number): Promise<P
       open: () => {
         if (opened) throw new InvalidArgumentError("A stream can be uploaded only once");
         opened = true;
-        return capped(file as AsyncIterable<Uint8Array | string>, maxBytes, tooBig);
+        return capped(file as AsyncIterable<Uint8Array | string>, maxBytes);
       },
     };
   }
@@ -160,18 +166,38 @@ async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   yield bytes;
 }
 
-async function* capped(
-  source: AsyncIterable<Uint8Array | string>,
-  maxBytes: number,
-  tooBig: (size: number) => InvalidArgumentError,
-): AsyncGenerator<Uint8Array> {
+/**
+ * A stream counted as it is sent. The chunk that would cross `maxBytes` is not sent: the upload fails
+ * there, with the request cut off, and the server never sees more than `maxBytes` of the file.
+ */
+async function* capped(source: AsyncIterable<Uint8Array | string>, maxBytes: number): AsyncGenerator<Uint8Array> {
   let size = 0;
   for await (const chunk of source) {
     const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
     size += bytes.byteLength;
-    if (size > maxBytes) throw tooBig(size);
+    if (size > maxBytes) {
+      // All that is known is that it is over: how far over, only the rest of the stream could say.
+      throw new InvalidArgumentError(
+        `The stream is over ${formatLimit(maxBytes)}, the limit for one file: its upload was cut off there`,
+        { hint: SPLIT_HINT },
+      );
+    }
     yield bytes;
   }
+}
+
+/**
+ * The size of a stream that `fs.createReadStream` opened on a file and nothing has read yet, from the
+ * file itself (and the stream's `start`/`end`); `undefined` for any other stream.
+ */
+async function fileStreamSize(stream: unknown): Promise<number | undefined> {
+  if (!(stream instanceof ReadStream) || typeof stream.path !== "string" || stream.bytesRead !== 0) return undefined;
+  const info = await stat(stream.path).catch(() => undefined);
+  if (info === undefined || !info.isFile()) return undefined;
+  const { start, end } = stream as ReadStream & { start?: unknown; end?: unknown };
+  const from = typeof start === "number" ? start : 0;
+  const to = typeof end === "number" ? Math.min(info.size, end + 1) : info.size;
+  return Math.max(0, to - from);
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array | string> {
@@ -190,8 +216,28 @@ function describe(value: unknown): string {
   return (value as object).constructor?.name ?? "object";
 }
 
-function formatBytes(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MB` : `${bytes} bytes`;
+const SPLIT_HINT = "Split the document or compress it before uploading.";
+const MB = 1024 * 1024;
+
+/**
+ * `"21.3 MB, over the limit of 20 MB"`; in exact bytes when the rounded sizes would read the same
+ * (`"20,971,521 bytes, over the limit of 20 MB (20,971,520 bytes)"`).
+ */
+function sizeOver(size: number, limit: number): string {
+  const rounded = (bytes: number): string => `${(bytes / MB).toFixed(1)} MB`;
+  const limitText = formatLimit(limit);
+  if (size >= MB && rounded(size) !== rounded(limit)) return `${rounded(size)}, over the limit of ${limitText}`;
+  const exact = limitText === bytesOf(limit) ? "" : ` (${bytesOf(limit)})`;
+  return `${bytesOf(size)}, over the limit of ${limitText}${exact}`;
+}
+
+/** `"20 MB"` for a whole number of MB, else the exact bytes. */
+function formatLimit(limit: number): string {
+  return limit >= MB && limit % MB === 0 ? `${limit / MB} MB` : bytesOf(limit);
+}
+
+function bytesOf(bytes: number): string {
+  return `${bytes.toLocaleString("en-US")} bytes`;
 }
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {

@@ -1,5 +1,9 @@
 // The public surface of `faultline/testing`. It loads and names no msw type: a project without msw (an
 // optional peer) compiles it with skipLibCheck off. `createMswHandlers` lives in `faultline/testing/msw`.
+
+// First, before anything loads undici: a clear error on a Node older than faultline supports.
+import "../node-check.js";
+
 export {
   startEmulator,
   type Emulator,
@@ -14,6 +18,7 @@ export {
   createAnyformatApp,
   type AnyformatApp,
   type AnyformatEmulatorOptions,
+  type AnyformatWebhookDelivery,
 } from "./anyformat/app.js";
 export {
   ROBOFLOW_EMULATOR_KEY,

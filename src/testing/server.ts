@@ -273,6 +273,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Emul
       server.closeAllConnections();
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await app?.close?.();
     },
   };
 }

@@ -35,4 +35,6 @@ export interface EmulatorApp {
   handle(request: EmulatorRequest): EmulatorResponse | Promise<EmulatorResponse>;
   /** The response this API gives for an injected HTTP-level fault, in its own body form. */
   fault(name: HttpFaultName, request: EmulatorRequest): EmulatorResponse;
+  /** Ends what the app runs on its own (the anyformat emulator's webhook deliveries). */
+  close?(): Promise<void>;
 }

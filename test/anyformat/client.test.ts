@@ -163,7 +163,7 @@ describe("Anyformat client: paths", () => {
     const { emu, af } = await setup();
     const error = await failure(af.workflows.get("a/b?c"));
     expect(error).toBeInstanceOf(NotFoundError);
-    expect((error as NotFoundError).message).toBe("Resource not found");
+    expect((error as NotFoundError).message).toBe("Resource not found: Workflow 'a/b?c' not found.");
     expect((error as NotFoundError).detail).toBe("Workflow 'a/b?c' not found.");
     expect(emu.requests).toHaveLength(1);
     expect(emu.requests[0]).toMatchObject({ path: "/v2/workflows/a%2Fb%3Fc/", query: "" });
@@ -238,7 +238,7 @@ describe("Anyformat client: auth errors", () => {
     expect(error).toBeInstanceOf(AuthFailedError);
     const e = error as AuthFailedError;
     expect(server.requests[0]?.headers.authorization).toBe(`Bearer ${secret}`);
-    expect(e.message).toBe("Bad key Bearer ***");
+    expect(e.message).toBe("Bad key Bearer ***: You sent Bearer ***");
     expect(e.detail).toBe("You sent Bearer ***");
     expect(e.headers["x-echo"]).toBe("Bearer ***");
     expect(JSON.stringify(e.toJSON())).toContain("Bearer ***");
@@ -299,7 +299,7 @@ describe("Anyformat client: rate limits and server errors", () => {
     expect(retries).toEqual([50, 50]);
     expect(e.rateLimit).toEqual({ limit: 1, remaining: 0, resetMs: 60_000 });
     expect(e.retryAfterMs).toBe(60_000);
-    expect(e.message).toBe("Rate limited");
+    expect(e.message).toBe("Rate limited: Rate limit exceeded. Try again in 60s.");
     expect(statuses(emu)).toEqual([200, 429, 429, 429]);
     expectMasked(error);
   });

@@ -168,7 +168,7 @@ const FIXTURES: readonly Fixture[] = [
     body: GENERIC_FORMAT,
     Class: BadRequestError,
     code: "BAD_REQUEST",
-    message: "Brief, human-readable error description",
+    message: "Brief, human-readable error description: Detailed explanation of what went wrong",
     detail: "Detailed explanation of what went wrong",
     retryable: false,
     requestId: REQUEST_ID,
@@ -181,7 +181,7 @@ const FIXTURES: readonly Fixture[] = [
     body: AUTH_FAILED,
     Class: AuthFailedError,
     code: "AUTH_FAILED",
-    message: "Authentication failed",
+    message: "Authentication failed: Invalid or missing authentication credentials.",
     detail: "Invalid or missing authentication credentials.",
     retryable: false,
     requestId: REQUEST_ID,
@@ -194,7 +194,7 @@ const FIXTURES: readonly Fixture[] = [
     body: ACCESS_DENIED,
     Class: AccessDeniedError,
     code: "ACCESS_DENIED",
-    message: "Access denied",
+    message: "Access denied: API key is required. Use 'Authorization: Bearer <key>'.",
     detail: "API key is required. Use 'Authorization: Bearer <key>'.",
     retryable: false,
     requestId: REQUEST_ID,
@@ -208,7 +208,7 @@ const FIXTURES: readonly Fixture[] = [
     body: VALIDATION_ERROR,
     Class: ValidationError,
     code: "VALIDATION_ERROR",
-    message: "Validation failed",
+    message: "Validation failed: body.name: Field required; body.fields: Field required",
     detail: [
       { type: "missing", loc: ["body", "name"], msg: "Field required" },
       { type: "missing", loc: ["body", "fields"], msg: "Field required" },
@@ -225,7 +225,7 @@ const FIXTURES: readonly Fixture[] = [
     body: INVALID_JSON,
     Class: InvalidJsonError,
     code: "INVALID_JSON",
-    message: "Invalid JSON format",
+    message: "Invalid JSON format: The request body contains invalid JSON. Please check your JSON syntax.",
     detail: "The request body contains invalid JSON. Please check your JSON syntax.",
     retryable: false,
     requestId: REQUEST_ID,
@@ -239,7 +239,7 @@ const FIXTURES: readonly Fixture[] = [
     body: NOT_FOUND,
     Class: NotFoundError,
     code: "NOT_FOUND",
-    message: "Resource not found",
+    message: "Resource not found: The requested resource could not be found.",
     detail: "The requested resource could not be found.",
     retryable: false,
     requestId: REQUEST_ID,
@@ -252,7 +252,7 @@ const FIXTURES: readonly Fixture[] = [
     body: PRECONDITION_FAILED,
     Class: PreconditionFailedError,
     code: "PRECONDITION_FAILED",
-    message: "Extraction not yet available",
+    message: "Extraction not yet available: Extraction status is 'processing'. Results are available when status is 'processed'.",
     detail: "Extraction status is 'processing'. Results are available when status is 'processed'.",
     retryable: true,
     requestId: REQUEST_ID,
@@ -265,7 +265,7 @@ const FIXTURES: readonly Fixture[] = [
     body: PRECONDITION_TERMINAL,
     Class: PreconditionFailedError,
     code: "PRECONDITION_FAILED",
-    message: "Extraction failed",
+    message: "Extraction failed: Extraction status is 'error'. Results will not become available.",
     detail: "Extraction status is 'error'. Results will not become available.",
     retryable: false,
     requestId: REQUEST_ID,
@@ -278,7 +278,7 @@ const FIXTURES: readonly Fixture[] = [
     body: extractionEnded("EXTRACTION_FAILED", "Extraction failed"),
     Class: ExtractionFailedError,
     code: "EXTRACTION_FAILED",
-    message: "Extraction failed",
+    message: "Extraction failed: Extraction status is 'error'.",
     detail: "Extraction status is 'error'.",
     retryable: false,
     requestId: REQUEST_ID,
@@ -291,7 +291,7 @@ const FIXTURES: readonly Fixture[] = [
     body: extractionEnded("EXTRACTION_CANCELLED", "Extraction cancelled"),
     Class: ExtractionFailedError,
     code: "EXTRACTION_CANCELLED",
-    message: "Extraction cancelled",
+    message: "Extraction cancelled: Extraction status is 'cancelled'.",
     detail: "Extraction status is 'cancelled'.",
     retryable: false,
     requestId: REQUEST_ID,
@@ -305,7 +305,7 @@ const FIXTURES: readonly Fixture[] = [
     body: RATE_LIMITED,
     Class: RateLimitedError,
     code: "RATE_LIMITED",
-    message: "Rate limited",
+    message: "Rate limited: Rate limit exceeded. Try again in 12s.",
     detail: "Rate limit exceeded. Try again in 12s.",
     retryable: true,
     requestId: REQUEST_ID,
@@ -321,7 +321,7 @@ const FIXTURES: readonly Fixture[] = [
       body: INTERNAL_ERROR,
       Class: ServerError,
       code: "INTERNAL_ERROR",
-      message: "Internal server error",
+      message: "Internal server error: An unexpected error occurred while processing your request. Please try again or contact support.",
       detail: "An unexpected error occurred while processing your request. Please try again or contact support.",
       retryable: true,
       requestId: REQUEST_ID,
@@ -336,7 +336,7 @@ const FIXTURES: readonly Fixture[] = [
     body: GATEWAY_TIMEOUT,
     Class: GatewayTimeoutError,
     code: "GATEWAY_TIMEOUT",
-    message: "Gateway timeout",
+    message: "Gateway timeout: The backend did not respond in time. Please try again.",
     detail: "The backend did not respond in time. Please try again.",
     retryable: true,
     requestId: REQUEST_ID,
@@ -420,7 +420,7 @@ describe("anyformat dialect, reference bodies", () => {
       name: "ServerError",
       code: "INTERNAL_ERROR",
       status: 503,
-      message: "Internal server error",
+      message: "Internal server error: An unexpected error occurred while processing your request. Please try again or contact support.",
       retryable: true,
       requestId: REQUEST_ID,
       referenceId: "err_1234",
@@ -428,6 +428,79 @@ describe("anyformat dialect, reference bodies", () => {
       url: `${harness.server.url}${pathOf("internal-503")}`,
       attempts: 1,
     });
+  });
+});
+
+/** Bodies whose `detail` the message must carry, bounded and masked. */
+const wordy = (error: string | undefined, detail: unknown): Reply => ({
+  status: 400,
+  headers: json,
+  body: JSON.stringify({ ...(error === undefined ? {} : { error }), detail, error_code: "BAD_REQUEST", retryable: false }),
+});
+const straddled = `${"word ".repeat(58)}xx${KEY}yy and then much more text ${"tail ".repeat(300)}`;
+const MESSAGE_CASES: ReadonlyMap<string, Reply> = new Map([
+  [pathOf("msg-locked"), { status: 423, headers: json, body: JSON.stringify({ error: "Locked", detail: "The organisation is locked. Contact support to unlock it.", error_code: "LOCKED", retryable: false }) }],
+  [pathOf("msg-repeated"), wordy("Not found.", "Not found.")],
+  [pathOf("msg-many-issues"), wordy("Validation failed", ["a", "b", "c", "d", "e"].map((name, i) => ({ type: "missing", loc: ["body", "fields", i, name], msg: "Field required" })))],
+  [pathOf("msg-issue-without-loc"), wordy("Validation failed", [{ type: "value_error", loc: [], msg: "Value error, send either one 'file' or one 'text'" }])],
+  [pathOf("msg-lines"), wordy("Bad request.", "first line\n\n   second line\tand a tab")],
+  [pathOf("msg-key"), wordy("Bad request", `your key ${KEY} is not allowed here`)],
+  [pathOf("msg-straddled"), wordy("Bad request", straddled)],
+  [pathOf("msg-one-huge-word"), wordy("Bad request", "x".repeat(5_000))],
+]);
+for (const [path, reply] of MESSAGE_CASES) routes.set(path, reply);
+
+describe("anyformat dialect, messages", () => {
+  it("puts a string detail into the message, as String(err) shows it", async () => {
+    const err = await failWith("msg-locked");
+    expect(String(err)).toBe("LockedError: Locked: The organisation is locked. Contact support to unlock it.");
+    expect(err.detail).toBe("The organisation is locked. Contact support to unlock it.");
+  });
+
+  it("says a detail that repeats the error only once", async () => {
+    expect((await failWith("msg-repeated")).message).toBe("Not found.");
+  });
+
+  it("names the first three validation issues as loc: msg, and counts the rest", async () => {
+    const err = await failWith("msg-many-issues", "POST");
+    expect(err).toBeInstanceOf(BadRequestError);
+    expect(err.message).toBe(
+      "Validation failed: body.fields.0.a: Field required; body.fields.1.b: Field required; body.fields.2.c: Field required (and 2 more)",
+    );
+    expect((err.detail as unknown[]).length).toBe(5);
+  });
+
+  it("names an issue without a location by its msg alone", async () => {
+    expect((await failWith("msg-issue-without-loc", "POST")).message).toBe(
+      "Validation failed: Value error, send either one 'file' or one 'text'",
+    );
+  });
+
+  it("keeps the message on one line, whatever whitespace the detail holds", async () => {
+    expect((await failWith("msg-lines")).message).toBe("Bad request: first line second line and a tab");
+  });
+
+  it("masks a key the detail echoes, in the message and in detail", async () => {
+    const err = await failWith("msg-key");
+    expect(err.message).toBe("Bad request: your key *** is not allowed here");
+    expect(err.detail).toBe("your key *** is not allowed here");
+    expect(String(err)).not.toContain(KEY);
+  });
+
+  it("bounds a long detail in the message, dropping the word the cut falls in so no piece of a key shows", async () => {
+    const err = await failWith("msg-straddled");
+    // The key starts at character 292 of the detail: the cut at 300 falls inside it.
+    expect(straddled.indexOf(KEY)).toBeLessThan(300);
+    expect(straddled.indexOf(KEY) + KEY.length).toBeGreaterThan(300);
+    expect(err.message).toBe(`Bad request: ${"word ".repeat(58).trimEnd()}…`);
+    for (let n = 4; n <= KEY.length; n++) expect(err.message).not.toContain(KEY.slice(0, n));
+    expect(err.detail).toBe(straddled.replace(KEY, "***"));
+  });
+
+  it("cuts a detail that is one huge word down to the ellipsis", async () => {
+    const err = await failWith("msg-one-huge-word");
+    expect(err.message).toBe("Bad request: …");
+    expect((err.detail as string).length).toBe(5_000);
   });
 });
 

@@ -5,6 +5,7 @@ import type { PollInfo } from "../../src/anyformat/resources/results.js";
 import {
   AbortedError,
   ExtractionFailedError,
+  InvalidArgumentError,
   NotFoundError,
   PreconditionFailedError,
   RateLimitedError,
@@ -188,32 +189,33 @@ describe("af.results.waitFor", () => {
     expect(statuses(emu).slice(2)).toEqual([429, 429]);
   });
 
-  it("throws TimeoutError past its timeout, with the last 412 as its cause", async () => {
+  it("throws TimeoutError past its waitTimeout, with the last 412 as its cause", async () => {
     const { emu, af } = await setup({}, { stepMs: 10_000 });
     const wf = await invoiceWorkflow(af);
     const run = await af.workflows.run(wf.id, { text: "x" });
     const started = Date.now();
-    const error = await failure(af.results.waitFor(wf.id, run.id, { pollInterval: 20, timeout: 150 }));
+    const error = await failure(af.results.waitFor(wf.id, run.id, { pollInterval: 20, waitTimeout: 150 }));
     const ms = Date.now() - started;
     expect(error).toBeInstanceOf(TimeoutError);
     const e = error as TimeoutError;
     expect(e.code).toBe("TIMEOUT");
-    expect(e.message).toMatch(/timeout 150 ms/);
+    expect(e.message).toMatch(/; waitTimeout 150 ms\)$/);
     expect(e.cause).toBeInstanceOf(PreconditionFailedError);
-    expect(e.hint).toMatch(/timeout/);
+    expect(e.hint).toMatch(/`waitTimeout`/);
     expect(e.attempts).toBe(emu.requests.length - 2);
     // Generous: a wait that ignored its timeout would run for the run's 10 s.
     expect(ms).toBeLessThan(3_000);
   });
 
-  it("bounds the wait by the deadline as well as the timeout", async () => {
+  it("bounds the wait by the deadline as well as the waitTimeout", async () => {
     const { af } = await setup({}, { stepMs: 10_000 });
     const wf = await invoiceWorkflow(af);
     const run = await af.workflows.run(wf.id, { text: "x" });
     const started = Date.now();
-    const error = await failure(af.results.waitFor(wf.id, run.id, { pollInterval: 20, timeout: 60_000, deadline: 150 }));
+    const error = await failure(af.results.waitFor(wf.id, run.id, { pollInterval: 20, waitTimeout: 60_000, deadline: 150 }));
     expect(error).toBeInstanceOf(TimeoutError);
-    expect((error as TimeoutError).message).toMatch(/deadline 150 ms/);
+    expect((error as TimeoutError).message).toMatch(/; deadline 150 ms\)$/);
+    expect((error as TimeoutError).hint).toMatch(/`deadline`/);
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
@@ -291,7 +293,7 @@ describe("af.results.waitFor", () => {
     expect(polls[0]?.error?.retryAfterMs).toBe(300);
   });
 
-  it("gives up with TimeoutError at once when a 412's Retry-After reaches past the timeout", async () => {
+  it("gives up with TimeoutError at once when a 412's Retry-After reaches past the waitTimeout", async () => {
     const server = await startServer((_req, res) =>
       send(res, {
         status: 412,
@@ -303,10 +305,95 @@ describe("af.results.waitFor", () => {
     const af = new Anyformat({ apiKey: KEY, baseUrl: server.url });
     closeAfterTest(() => af.close());
     const started = Date.now();
-    const error = await failure(af.results.waitFor("wf", "c1", { pollInterval: 10, timeout: 5_000 }));
+    const error = await failure(af.results.waitFor("wf", "c1", { pollInterval: 10, waitTimeout: 5_000 }));
     expect(error).toBeInstanceOf(TimeoutError);
     // At once, rather than after the 30 s the server asked for.
     expect(Date.now() - started).toBeLessThan(2_500);
     expect(server.requests).toHaveLength(1);
+  });
+
+  it("polls until its waitTimeout is really spent, its last sleep shortened to fit one more poll", async () => {
+    // Issue 11.12: with polls 1 s apart, an 800 ms wait used to give up after its first poll, in a few ms.
+    const arrivals: number[] = [];
+    const server = await startServer((_req, res) => {
+      arrivals.push(performance.now());
+      send(res, {
+        status: 412,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ error: "Results not ready", detail: "Extraction status is 'queued'.", error_code: "PRECONDITION_FAILED", retryable: true }),
+      });
+    });
+    closeAfterTest(() => server.close());
+    const af = new Anyformat({ apiKey: KEY, baseUrl: server.url });
+    closeAfterTest(() => af.close());
+    const started = performance.now();
+    const error = await failure(af.results.waitFor("wf", "c1", { waitTimeout: 800 }));
+    const waited = performance.now() - started;
+
+    expect(error).toBeInstanceOf(TimeoutError);
+    const e = error as TimeoutError;
+    const said = /^The results of collection c1 were not ready after (\d+) ms \(2 polls; waitTimeout 800 ms\)$/.exec(e.message);
+    expect(said, e.message).not.toBeNull();
+    expect(arrivals).toHaveLength(2);
+    // The second poll went out near the end of the wait: not a second after the first, nor never.
+    expect((arrivals[1] ?? 0) - (arrivals[0] ?? 0)).toBeGreaterThanOrEqual(600);
+    expect(waited).toBeGreaterThanOrEqual(600);
+    expect(Number(said?.[1])).toBeGreaterThanOrEqual(600);
+    expect(e.attempts).toBe(2);
+    expect(e.cause).toBeInstanceOf(PreconditionFailedError);
+    expect(e.retryable).toBe(true);
+  });
+
+  it("takes `timeout` as each request's own limit, not the wait's", async () => {
+    const server = await startServer((_req, res) => {
+      setTimeout(() => send(res, { status: 200, headers: { "content-type": "application/json" }, body: '{"collection_id":"c1"}' }), 400);
+    });
+    closeAfterTest(() => server.close());
+    const af = new Anyformat({ apiKey: KEY, baseUrl: server.url, maxRetries: 0 });
+    closeAfterTest(() => af.close());
+    const error = await failure(af.results.waitFor("wf", "c1", { timeout: 100, waitTimeout: 30_000 }));
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).message).toMatch(/got no complete response within 100 ms$/);
+    expect(server.requests).toHaveLength(1);
+    // `requestTimeout`, its deprecated name, means the same.
+    const again = await failure(af.results.waitFor("wf", "c1", { requestTimeout: 100, waitTimeout: 30_000 }));
+    expect((again as TimeoutError).message).toMatch(/got no complete response within 100 ms$/);
+  });
+
+  it("refuses `timeout` and its deprecated name `requestTimeout` together, before any request", async () => {
+    const { emu, af } = await setup();
+    const error = await failure(af.results.waitFor("wf", "c1", { timeout: 1_000, requestTimeout: 2_000 }));
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as InvalidArgumentError).message).toBe("Pass `timeout` only: `requestTimeout` is its deprecated name");
+    expect(emu.requests).toHaveLength(0);
+  });
+
+  it.each([
+    ["waitTimeout", { waitTimeout: -1 }, "Invalid option waitTimeout: expected a positive, finite number of milliseconds, got -1"],
+    ["waitTimeout", { waitTimeout: 0 }, "Invalid option waitTimeout: expected a positive, finite number of milliseconds, got 0"],
+    ["waitTimeout", { waitTimeout: Number.NaN }, "Invalid option waitTimeout: expected a positive, finite number of milliseconds, got NaN"],
+    ["pollInterval", { pollInterval: Infinity }, "Invalid option pollInterval: expected 0 or a positive, finite number of milliseconds, got Infinity"],
+    ["maxPollInterval", { maxPollInterval: "5s" as never }, 'Invalid option maxPollInterval: expected 0 or a positive, finite number of milliseconds, got "5s"'],
+    ["initialDelay", { initialDelay: -5 }, "Invalid option initialDelay: expected 0 or a positive, finite number of milliseconds, got -5"],
+  ])("refuses a bad %s before any request", async (_name, options, message) => {
+    const { emu, af } = await setup();
+    const error = await failure(af.results.waitFor("wf", "c1", options));
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as InvalidArgumentError).message).toBe(message);
+    expect(emu.requests).toHaveLength(0);
+  });
+
+  it("ends with its own TimeoutError when the deadline runs out during a slow poll", async () => {
+    const { emu, af } = await setup({ maxRetries: 0 }, { stepMs: 60_000, slowHeadersMs: 5_000 });
+    const wf = await invoiceWorkflow(af);
+    const run = await af.workflows.run(wf.id, { text: "x" });
+    emu.inject("slowHeaders", { path: /\/results\/$/ });
+    const started = performance.now();
+    const error = await failure(af.results.waitFor(wf.id, run.id, { deadline: 300 }));
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).message).toMatch(/were not ready after \d+ ms \(1 poll; deadline 300 ms\)$/);
+    expect((error as TimeoutError).cause).toBeInstanceOf(TimeoutError);
+    // Cut at the deadline, not when the server's 5 s hold ended.
+    expect(performance.now() - started).toBeLessThan(4_000);
   });
 });

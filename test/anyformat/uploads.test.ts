@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
@@ -172,27 +172,45 @@ describe("af.workflows.upload: bad input", () => {
     expect(emu.requests).toHaveLength(0);
   });
 
-  it("throws InvalidArgumentError for a path, Buffer or Blob over 20 MB, before any request", async () => {
-    const { emu, af } = await setup();
+  it("refuses a path, Buffer, Blob or file stream over 20 MB before a byte is sent, saying by how much", async () => {
+    // A plain loopback server records every request as it arrives, before its body: none may arrive.
+    const server = await startServer((req, res) => req.resume().on("end", () => send(res, { status: 500 })));
+    closeAfterTest(() => server.close());
+    const af = new Anyformat({ apiKey: KEY, baseUrl: server.url });
+    closeAfterTest(() => af.close());
     const over = 20 * MB + 1;
     const path = join(await tempDir(), "big.pdf");
     const out = createWriteStream(path);
     out.end(Buffer.alloc(over));
     await finished(out);
     const big = Buffer.alloc(over);
-    for (const document of [
-      { file: path },
-      { file: big, filename: "big.pdf" },
-      { file: new Uint8Array(big.buffer, big.byteOffset, over), filename: "big.pdf" },
-      { file: new Blob([big]), filename: "big.pdf" },
-    ] as DocumentInput[]) {
+    const exact = "The file is 20,971,521 bytes, over the limit of 20 MB (20,971,520 bytes)";
+    for (const [document, message] of [
+      [{ file: path }, exact],
+      [{ file: big, filename: "big.pdf" }, exact],
+      [{ file: new Uint8Array(big.buffer, big.byteOffset, over), filename: "big.pdf" }, exact],
+      [{ file: new Blob([big]), filename: "big.pdf" }, exact],
+      // A stream fs opened on a file knows its size too.
+      [{ file: createReadStream(path) }, exact],
+      [{ file: Buffer.alloc(25 * MB), filename: "bigger.pdf" }, "The file is 25.0 MB, over the limit of 20 MB"],
+    ] as Array<[DocumentInput, string]>) {
       const error = await failure(af.workflows.upload("wf", document));
       expect(error).toBeInstanceOf(InvalidArgumentError);
-      expect((error as InvalidArgumentError).message).toBe("The file is 20.0 MB, over the limit of 20.0 MB");
+      expect((error as InvalidArgumentError).message).toBe(message);
       expect((error as InvalidArgumentError).hint).toMatch(/Split|compress/);
+      expect((error as InvalidArgumentError).attempts).toBe(0);
     }
     expect(await failure(af.workflows.run("wf", { file: path }))).toBeInstanceOf(InvalidArgumentError);
-    expect(emu.requests).toHaveLength(0);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("sends a file stream read from a byte range under 20 MB of a larger file", async () => {
+    const { emu, af } = await setup();
+    const wf = await invoiceWorkflow(af);
+    const path = join(await tempDir(), "big.txt");
+    await writeFile(path, Buffer.alloc(21 * MB, 0x61));
+    const uploaded = await af.workflows.upload(wf.id, { file: createReadStream(path, { start: MB, end: 2 * MB - 1 }) });
+    expect(storedFile(emu, uploaded.file_collection_id)).toMatchObject({ filename: "big.txt", size: MB });
   });
 
   it("accepts a file of exactly 20 MB", async () => {
@@ -202,18 +220,51 @@ describe("af.workflows.upload: bad input", () => {
     expect(storedFile(emu, uploaded.file_collection_id).size).toBe(20 * MB);
   });
 
-  it("cuts a stream off with InvalidArgumentError once it passes 20 MB, leaving the server nothing", async () => {
+  it("cuts a stream of unknown size off as it crosses 20 MB: one request, never retried, never more than 20 MB sent", async () => {
+    const seen: Array<{ bytes: number; complete: boolean }> = [];
+    const server = await startServer((req, res) => {
+      const request = { bytes: 0, complete: false };
+      seen.push(request);
+      req.on("data", (chunk: Buffer) => (request.bytes += chunk.byteLength));
+      req.on("end", () => {
+        request.complete = true;
+        send(res, { status: 500 });
+      });
+    });
+    closeAfterTest(() => server.close());
+    const af = new Anyformat({ apiKey: KEY, baseUrl: server.url, maxRetries: 2 });
+    closeAfterTest(() => af.close());
+    const chunk = Buffer.alloc(MB, 0x61);
+    const stream = Readable.from((function* () {
+      for (let i = 0; i < 30; i++) yield chunk;
+    })());
+    const retries: number[] = [];
+    const error = await failure(af.workflows.upload("wf", { file: stream, filename: "endless.pdf" }, { onRetry: (i) => retries.push(i.attempt) }));
+
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    const e = error as InvalidArgumentError;
+    expect(e.message).toBe("The stream is over 20 MB, the limit for one file: its upload was cut off there");
+    expect(e.hint).toMatch(/Split|compress/);
+    expect(e.retryable).toBe(false);
+    expect(e.attempts).toBe(1);
+    expect(retries).toEqual([]);
+    // Give a server that kept reading time to report more bytes, then check it never got them.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(server.requests).toHaveLength(1);
+    expect(seen[0]?.complete).toBe(false);
+    // The multipart head is a few hundred bytes; not one byte of the crossing chunk went out.
+    expect(seen[0]?.bytes).toBeLessThanOrEqual(20 * MB + 1024);
+  });
+
+  it("cuts off a stream crossing 20 MB in the middle of a chunk, through the emulator, storing nothing", async () => {
     const { emu, af } = await setup();
     const wf = await invoiceWorkflow(af);
-    const chunk = Buffer.alloc(MB);
     const stream = Readable.from((function* () {
-      for (let i = 0; i < 21; i++) yield chunk;
+      yield Buffer.alloc(20 * MB - 10);
+      yield Buffer.alloc(20);
     })());
-    const error = await failure(af.workflows.upload(wf.id, { file: stream, filename: "endless.pdf" }));
-    expect(error).toBeInstanceOf(InvalidArgumentError);
-    expect((error as InvalidArgumentError).message).toMatch(/over the limit of 20\.0 MB/);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(emu.requests).toHaveLength(1);
+    const error = await failure(af.workflows.run(wf.id, { file: stream, filename: "almost.pdf" }));
+    expect((error as InvalidArgumentError).message).toBe("The stream is over 20 MB, the limit for one file: its upload was cut off there");
     expect(emu.app.collections.size).toBe(0);
   });
 });

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
 import type { PollInfo } from "../../src/anyformat/resources/results.js";
 import {
@@ -65,7 +66,11 @@ describe("af.workflows: create, get, list, delete", () => {
     const e = error as ValidationError;
     expect(e.status).toBe(400);
     expect(e.code).toBe("VALIDATION_ERROR");
-    expect(e.message).toBe("Validation failed");
+    expect(e.message).toBe(
+      "Validation failed: body.name: String should have at least 1 character; body.fields.0.data_type: Input should be " +
+        "'string', 'integer', 'float', 'date', 'datetime', 'boolean', 'list', 'object', 'enum' or 'multi_select'; " +
+        "body.fields.1.enum_options: Value error, enum_options is required for data_type 'enum' (and 1 more)",
+    );
     expect(e.retryable).toBe(false);
     expect(e.issues.map((i) => i.loc.join("."))).toEqual([
       "body.name",
@@ -358,7 +363,7 @@ describe("af.workflows.extract", () => {
     const { emu, af } = await setup({}, { stepMs: 20 });
     const wf = await invoiceWorkflow(af);
     emu.inject("serverError", { path: `/v2/workflows/${wf.id}/run/` });
-    const results = await af.workflows.extract(wf.id, { text: INVOICE_TEXT }, { pollInterval: 10, idempotencyKey: "extract-1", timeout: 3_000 });
+    const results = await af.workflows.extract(wf.id, { text: INVOICE_TEXT }, { pollInterval: 10, idempotencyKey: "extract-1", waitTimeout: 3_000 });
     expect(results.extraction?.["invoice_number"]).toMatchObject({ value: "INV-7" });
     const runs = emu.requests.filter((r) => r.path.endsWith("/run/"));
     const polls = emu.requests.filter((r) => r.path.endsWith("/results/"));
@@ -428,13 +433,61 @@ describe("af.workflows.extract", () => {
     expect(emu.requests.filter((r) => r.path.endsWith("/results/"))).toHaveLength(0);
   });
 
-  it("throws TimeoutError past its wait timeout", async () => {
+  it("throws TimeoutError past its waitTimeout", async () => {
     const { af } = await setup({}, { stepMs: 10_000 });
     const wf = await invoiceWorkflow(af);
     const started = Date.now();
-    const error = await failure(af.workflows.extract(wf.id, { text: "x" }, { pollInterval: 20, timeout: 150 }));
+    const error = await failure(af.workflows.extract(wf.id, { text: "x" }, { pollInterval: 20, waitTimeout: 150 }));
     expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).message).toMatch(/; waitTimeout 150 ms\)$/);
     expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it("waits out its whole waitTimeout with the default poll interval, polling at the end of it", async () => {
+    // Issue 11.12: `extract(id, { text }, { timeout: 800 })` gave up after 54 ms, having polled once.
+    const { emu, af } = await setup({}, { stepMs: 60_000 });
+    const wf = await invoiceWorkflow(af);
+    const started = performance.now();
+    const error = await failure(af.workflows.extract(wf.id, { text: "x" }, { waitTimeout: 800 }));
+    const waited = performance.now() - started;
+    expect(error).toBeInstanceOf(TimeoutError);
+    const e = error as TimeoutError;
+    expect(e.message).toMatch(/^The results of collection \S+ were not ready after \d+ ms \(2 polls; waitTimeout 800 ms\)$/);
+    expect(Number(/after (\d+) ms/.exec(e.message)?.[1])).toBeGreaterThanOrEqual(800);
+    expect(waited).toBeGreaterThanOrEqual(800);
+    const polls = emu.requests.filter((r) => r.path.endsWith("/results/"));
+    expect(polls.map((r) => r.status)).toEqual([412, 412]);
+    // The first poll after half the wait (a run just sent is never done), the last when it is spent.
+    expect((polls[1]?.at ?? 0) - (polls[0]?.at ?? 0)).toBeGreaterThanOrEqual(350);
+  });
+
+  it("refuses a bad waitTimeout before sending the run", async () => {
+    const { emu, af } = await setup();
+    const wf = await invoiceWorkflow(af);
+    const before = emu.requests.length;
+    const error = await failure(af.workflows.extract(wf.id, { text: "x" }, { waitTimeout: -1 }));
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as InvalidArgumentError).message).toBe("Invalid option waitTimeout: expected a positive, finite number of milliseconds, got -1");
+    expect(emu.requests).toHaveLength(before);
+  });
+
+  it("takes `timeout` as each request's own limit, the run's included", async () => {
+    const { emu, af } = await setup({ maxRetries: 0 }, { slowHeadersMs: 2_000 });
+    const wf = await invoiceWorkflow(af);
+    emu.inject("slowHeaders", { path: `/v2/workflows/${wf.id}/run/` });
+    const error = await failure(af.workflows.extract(wf.id, { text: "x" }, { timeout: 100, waitTimeout: 60_000 }));
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).message).toMatch(/got no complete response within 100 ms$/);
+    expect(emu.requests.filter((r) => r.path.endsWith("/results/"))).toHaveLength(0);
+  });
+
+  it("refuses `timeout` and its deprecated name `requestTimeout` together, sending nothing", async () => {
+    const { emu, af } = await setup();
+    const wf = await invoiceWorkflow(af);
+    const before = emu.requests.length;
+    const error = await failure(af.workflows.extract(wf.id, { text: "x" }, { timeout: 1_000, requestTimeout: 1_000 }));
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(emu.requests).toHaveLength(before);
   });
 
   it("bounds the run and the wait together by the client's deadline", async () => {

@@ -247,7 +247,8 @@ for (const mode of MODES) {
         exit: 3,
         code: "NOT_FOUND",
         status: 404,
-        message: "Resource not found: Workflow 'nope' not found.",
+        // Whole, and once: the SDK's message carries the detail, and the CLI must not add it again.
+        message: /^Resource not found: Workflow 'nope' not found\.$/,
         hint: "Run 'faultline anyformat workflows list' to see your workflows",
         secrets: SECRETS,
       });
@@ -341,7 +342,7 @@ for (const mode of MODES) {
         exit: 1,
         code: "VALIDATION_ERROR",
         status: 400,
-        message: /^Validation failed: fields\.0\.\w+: Field required/,
+        message: /^Validation failed: body\.fields\.0\.data_type: Field required$/,
         secrets: SECRETS,
       });
     });

@@ -242,7 +242,7 @@ describe("an error response", () => {
 
     expect(error).toBeInstanceOf(BadRequestError);
     expect((error as ApiError).code).toBe("VALIDATION_ERROR");
-    expect((error as ApiError).message).toBe("failed with 400");
+    expect((error as ApiError).message).toBe("failed with 400: body.name: Field required");
   });
 
   it("reads at most 64 KiB of a 10 MB error body and settles without reading the rest", async () => {

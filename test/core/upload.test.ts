@@ -1,3 +1,4 @@
+import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -71,10 +72,10 @@ describe("prepareFile and multipartBody", () => {
     expect(form.getAll("file")).toHaveLength(1);
   });
 
-  it("refuses a path over the limit before reading it", async () => {
+  it("refuses a path over the limit before reading it, saying how big it is", async () => {
     const path = join(dir, "big.bin");
     await writeFile(path, Buffer.alloc(2048));
-    await expect(prepareFile({ file: path }, 1024)).rejects.toThrow(/over the limit/);
+    await expect(prepareFile({ file: path }, 1024)).rejects.toThrow("The file is 2,048 bytes, over the limit of 1,024 bytes");
   });
 
   it("refuses bytes and blobs over the limit", async () => {
@@ -82,12 +83,28 @@ describe("prepareFile and multipartBody", () => {
     await expect(prepareFile({ file: new Blob([new Uint8Array(2048)]) }, 1024)).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
-  it("cuts a stream that grows past the limit while it is read", async () => {
+  it("refuses a stream fs opened on a file over the limit before reading it, counting only its byte range", async () => {
+    const path = join(dir, "ranged.bin");
+    await writeFile(path, Buffer.alloc(4096));
+    const whole = createReadStream(path);
+    await expect(prepareFile({ file: whole }, 1024)).rejects.toThrow("The file is 4,096 bytes, over the limit of 1,024 bytes");
+    expect(whole.bytesRead).toBe(0);
+    // Closed, as a stream whose upload failed would be: no file is left open.
+    expect(whole.destroyed).toBe(true);
+    const ranged = await prepareFile({ file: createReadStream(path, { start: 100, end: 1123 }) }, 1024);
+    let sent = 0;
+    for await (const chunk of ranged.open()) sent += chunk.byteLength;
+    expect(sent).toBe(1024);
+  });
+
+  it("cuts a stream that grows past the limit while it is read, without passing on the chunk that crosses it", async () => {
     const file = await prepareFile({ file: Readable.from([Buffer.alloc(600), Buffer.alloc(600)]) }, 1024);
+    let passed = 0;
     const read = async (): Promise<void> => {
-      for await (const _ of file.open()) void _;
+      for await (const chunk of file.open()) passed += chunk.byteLength;
     };
-    await expect(read()).rejects.toThrow(/over the limit/);
+    await expect(read()).rejects.toThrow("The stream is over 1,024 bytes, the limit for one file: its upload was cut off there");
+    expect(passed).toBe(600);
   });
 
   it("names a missing path, a directory and an unusable value as invalid arguments", async () => {

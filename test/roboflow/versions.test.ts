@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
 import {
   AbortedError,
@@ -135,11 +136,45 @@ describe("rf.versions.export", () => {
     expect(emu.requests[0]?.status).toBe(500);
   });
 
-  it("throws TimeoutError when the export is not ready within its timeout", async () => {
+  it("throws TimeoutError when the export is not ready within its waitTimeout", async () => {
     const { rf } = await setup({}, { exportMs: 60_000 });
-    const error = await failure(rf.versions.export("widgets", 1, "coco", { wait: true, pollInterval: 20, timeout: 100 }));
+    const error = await failure(rf.versions.export("widgets", 1, "coco", { wait: true, pollInterval: 20, waitTimeout: 100 }));
     expect(error).toBeInstanceOf(TimeoutError);
     expect((error as TimeoutError).attempts).toBeGreaterThan(1);
+    expect((error as TimeoutError).message).toMatch(/; waitTimeout 100 ms, progress [\d.]+\)$/);
+    expect((error as TimeoutError).hint).toMatch(/`waitTimeout`/);
+  });
+
+  it("polls until its waitTimeout is really spent, its last sleep shortened to fit one more poll", async () => {
+    // Issue 11.12: `export(..., { wait: true, timeout: 700 })` gave up after 15 ms, having polled once.
+    const { emu, rf } = await setup({}, { exportMs: 60_000 });
+    const started = performance.now();
+    const error = await failure(rf.versions.export("widgets", 1, "coco", { wait: true, waitTimeout: 700 }));
+    const waited = performance.now() - started;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).message).toMatch(/^The export was not ready after \d+ ms \(2 polls; waitTimeout 700 ms, progress [\d.]+\)$/);
+    expect(waited).toBeGreaterThanOrEqual(700);
+    expect(emu.requests.map((r) => r.status)).toEqual([202, 202]);
+    expect((emu.requests[1]?.at ?? 0) - (emu.requests[0]?.at ?? 0)).toBeGreaterThanOrEqual(650);
+  });
+
+  it("still takes `timeout`, the deprecated name of waitTimeout, as the wait", async () => {
+    const { emu, rf } = await setup({}, { exportMs: 60_000 });
+    const started = performance.now();
+    const error = await failure(rf.versions.export("widgets", 1, "coco", { wait: true, timeout: 700 }));
+    expect((error as TimeoutError).message).toMatch(/\(2 polls; waitTimeout 700 ms, progress [\d.]+\)$/);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(700);
+    expect(emu.requests).toHaveLength(2);
+  });
+
+  it("refuses waitTimeout and timeout together, and a bad waitTimeout, before any request", async () => {
+    const { emu, rf } = await setup({}, { exportMs: 60_000 });
+    const both = await failure(rf.versions.export("widgets", 1, "coco", { wait: true, waitTimeout: 700, timeout: 700 }));
+    expect(both).toBeInstanceOf(InvalidArgumentError);
+    expect((both as InvalidArgumentError).message).toBe("Pass `waitTimeout` only: `timeout` is its deprecated name");
+    const negative = await failure(rf.versions.export("widgets", 1, "coco", { wait: true, waitTimeout: -5 }));
+    expect((negative as InvalidArgumentError).message).toBe("Invalid option waitTimeout: expected a positive, finite number of milliseconds, got -5");
+    expect(emu.requests).toHaveLength(0);
   });
 
   it("bounds the whole wait by the call's deadline", async () => {

@@ -2,6 +2,7 @@ import { APIPromise, type ApiResponse } from "../../core/api-promise.js";
 import {
   AbortedError,
   ExtractionFailedError,
+  FaultlineError,
   PreconditionFailedError,
   TimeoutError,
   withAttempts,
@@ -9,6 +10,7 @@ import {
 } from "../../core/errors.js";
 import { sleep } from "../../core/retry.js";
 import type { RequestOptions } from "../../core/transport.js";
+import { WaitWindow, renamedOption, waitOption } from "../../core/wait.js";
 import type { Anyformat } from "../client.js";
 import { Results, type RunStatus } from "../schemas.js";
 
@@ -23,19 +25,30 @@ export interface PollInfo {
 }
 
 /**
- * How `results.waitFor` (and `workflows.extract`) wait. `timeout` here bounds the whole wait; the
- * per-request timeout is `requestTimeout`. Everything else is a per-call override for each poll.
+ * How `results.waitFor` (and `workflows.extract`) wait. `waitTimeout` bounds the whole wait; `timeout`
+ * is the per-attempt limit of each request, as everywhere else; the rest are per-call overrides for
+ * each poll.
  */
-export interface WaitForOptions extends Omit<RequestOptions, "timeout"> {
+export interface WaitForOptions extends RequestOptions {
   /** Ms between the first polls (the first is sent at once); each gap is half as long again as the last [1000]. */
   readonly pollInterval?: number | undefined;
   /** The longest gap between polls [10000, or `pollInterval` if larger]. */
   readonly maxPollInterval?: number | undefined;
-  /** Ms to wait for the results in all; then a `TimeoutError` [600000]. */
-  readonly timeout?: number | undefined;
-  /** Per-request timeout for each poll (the client's `timeout` otherwise). */
+  /**
+   * Ms to keep polling for the results [600000]. The wait polls until this time is really spent (its
+   * last sleep shortened to end with it, and one last poll sent then), then throws `TimeoutError`. The
+   * call's `deadline`, a hard bound, ends it first when shorter.
+   */
+  readonly waitTimeout?: number | undefined;
+  /**
+   * @deprecated The old name of `timeout`, the per-attempt limit of each request. Passing both is an
+   * `InvalidArgumentError`. (Before `waitTimeout` existed, `timeout` here bounded the whole wait.)
+   */
   readonly requestTimeout?: number | undefined;
-  /** Ms to wait before the first poll [0; `extract` waits `pollInterval`, as a run just submitted is never done]. */
+  /**
+   * Ms to wait before the first poll, at most half the wait [0; `extract` waits `pollInterval`, as a run
+   * just submitted is never done].
+   */
   readonly initialDelay?: number | undefined;
   /** Called after each poll. */
   readonly onPoll?: ((info: PollInfo) => void) | undefined;
@@ -46,11 +59,21 @@ const DEFAULT_MAX_POLL_INTERVAL = 10_000;
 const DEFAULT_WAIT_TIMEOUT = 600_000;
 const WAITING_STATUSES = ["pending", "queued", "in_progress"] as const;
 
-/** The per-request part of waitFor's options. */
+/** The per-request part of waitFor's options; throws `InvalidArgumentError` for `timeout` and `requestTimeout` together. */
 export function requestOptionsOf(options: WaitForOptions): RequestOptions {
-  const { pollInterval: _p, maxPollInterval: _m, timeout: _t, requestTimeout, initialDelay: _i, onPoll: _o, ...request } =
+  const { pollInterval: _p, maxPollInterval: _m, waitTimeout: _w, requestTimeout, initialDelay: _i, onPoll: _o, ...request } =
     options;
-  return requestTimeout === undefined ? request : { ...request, timeout: requestTimeout };
+  const timeout = renamedOption(request.timeout, requestTimeout, { current: "timeout", deprecated: "requestTimeout" });
+  return timeout === undefined ? request : { ...request, timeout };
+}
+
+/** waitFor's own options, checked: a bad value is an `InvalidArgumentError` before any request. */
+export function waitSettings(options: WaitForOptions): { pollInterval: number; maxPollInterval: number; waitTimeout: number; initialDelay: number } {
+  const pollInterval = waitOption("pollInterval", options.pollInterval, DEFAULT_POLL_INTERVAL);
+  const maxPollInterval = Math.max(waitOption("maxPollInterval", options.maxPollInterval, DEFAULT_MAX_POLL_INTERVAL), pollInterval);
+  const waitTimeout = waitOption("waitTimeout", options.waitTimeout, DEFAULT_WAIT_TIMEOUT, Number.MIN_VALUE);
+  const initialDelay = waitOption("initialDelay", options.initialDelay, 0);
+  return { pollInterval, maxPollInterval, waitTimeout, initialDelay };
 }
 
 /**
@@ -94,64 +117,75 @@ export class ResultsResource {
    * Polls `get` until the results come: while it answers 412 with `retryable: true` (or no flag), waiting
    * from `pollInterval` (about 1 s) up to about 10 s between polls, longer when the API sends `Retry-After`.
    * Ends with `ExtractionFailedError` on either terminal form (412 `retryable: false`, or 422
-   * `EXTRACTION_FAILED`/`EXTRACTION_CANCELLED`), `TimeoutError` past `timeout` or the `deadline`, and
-   * `AbortedError` on `signal`. Each poll is a call under the retry policy (429s and 5xx are retried in it).
+   * `EXTRACTION_FAILED`/`EXTRACTION_CANCELLED`), `TimeoutError` once `waitTimeout` (or the `deadline`) is
+   * really spent, saying how long it waited and how many polls it made, and `AbortedError` on `signal`.
+   * Each poll is a call under the retry policy (429s and 5xx are retried in it).
+   *
+   * @example
+   * ```ts
+   * const results = await af.results.waitFor(wf.id, run.id, { waitTimeout: 120_000, pollInterval: 2_000 });
+   * ```
    */
   waitFor(workflowId: string, collectionId: string, options: WaitForOptions = {}): APIPromise<Results> {
     return new APIPromise(this.#poll(workflowId, collectionId, options));
   }
 
   async #poll(workflowId: string, collectionId: string, options: WaitForOptions): Promise<ApiResponse<Results>> {
-    const started = Date.now();
+    const settings = waitSettings(options);
     // Polls are GETs: an `idempotencyKey` (meant for extract's run) would let a server that replays by key
     // answer every poll with the first poll's 412, so the wait could never end.
     const { idempotencyKey: _key, ...request } = this.client.effectiveOptions(requestOptionsOf(options));
     const signal = request.signal;
-    const first = positive(options.pollInterval) ?? DEFAULT_POLL_INTERVAL;
-    const ceiling = Math.max(positive(options.maxPollInterval) ?? DEFAULT_MAX_POLL_INTERVAL, first);
-    const waitTimeout = positive(options.timeout) ?? DEFAULT_WAIT_TIMEOUT;
-    const deadline = positive(request.deadline);
-    const until = Math.min(started + waitTimeout, deadline === undefined ? Infinity : started + deadline);
-    let interval = first;
-    const initialDelay = positive(options.initialDelay);
-    if (initialDelay !== undefined && Date.now() + initialDelay < until) {
-      await sleep(initialDelay, signal).catch(() => {
-        throw withAttempts(new AbortedError("Waiting for results was aborted"), 0);
+    const { deadline, ...perPoll } = request;
+    const window = new WaitWindow(settings.waitTimeout, positive(deadline));
+    const aborted = (): AbortedError => withAttempts(new AbortedError("Waiting for results was aborted"), window.requests);
+    if (settings.initialDelay > 0) {
+      await sleep(window.firstSleep(settings.initialDelay), signal).catch(() => {
+        throw aborted();
       });
     }
-    for (let poll = 1; ; poll++) {
-      if (signal?.aborted) throw withAttempts(new AbortedError("Waiting for results was aborted"), poll - 1);
-      const left = Math.max(1, until - Date.now());
+    let interval = settings.pollInterval;
+    for (;;) {
+      if (signal?.aborted) throw aborted();
+      const began = Date.now();
       let error: PreconditionFailedError;
       try {
-        const response = await this.get(workflowId, collectionId, {
-          ...request,
-          ...(Number.isFinite(left) ? { deadline: left } : {}),
-        }).withResponse();
-        options.onPoll?.({ status: "processed", attempt: poll });
-        return { ...response, attempts: poll };
+        const response = await this.get(workflowId, collectionId, { ...perPoll, deadline: window.pollDeadline() }).withResponse();
+        window.polled(began, response.attempts);
+        options.onPoll?.({ status: "processed", attempt: window.polls });
+        return { ...response, attempts: window.requests };
       } catch (caught) {
-        if (!(caught instanceof PreconditionFailedError)) throw caught;
+        if (!(caught instanceof FaultlineError)) throw caught;
+        window.polled(began, caught.attempts);
+        if (window.endedBy(caught)) throw notReady(collectionId, window, caught);
+        if (!(caught instanceof PreconditionFailedError)) throw withAttempts(caught, window.requests);
         error = caught;
       }
-      if (bodyFlag(error) === false) throw terminal(error, poll);
-      options.onPoll?.({ status: statusIn(error), attempt: poll, error });
-      const wait = Math.max(interval, error.retryAfterMs ?? 0);
-      if (Date.now() + wait >= until) {
-        const byTimeout = started + waitTimeout <= until;
-        throw new TimeoutError(
-          `The results of collection ${collectionId} were not ready after ${Date.now() - started} ms (${poll} polls; ${
-            byTimeout ? `timeout ${waitTimeout} ms` : `deadline ${deadline} ms`
-          })`,
-          { method: "GET", url: error.url, attempts: poll, retryable: true, cause: error, hint: "Wait longer (`timeout`), or ask again later with results.get." },
-        );
-      }
-      await sleep(wait, signal).catch(() => {
-        throw withAttempts(new AbortedError("Waiting for results was aborted"), poll);
+      if (bodyFlag(error) === false) throw terminal(error, window.requests);
+      options.onPoll?.({ status: statusIn(error), attempt: window.polls, error });
+      const pause = window.nextSleep(interval, error.retryAfterMs);
+      if (pause === undefined) throw notReady(collectionId, window, error);
+      await sleep(pause, signal).catch(() => {
+        throw aborted();
       });
-      interval = Math.min(Math.round(interval * 1.5), ceiling);
+      interval = Math.min(Math.round(interval * 1.5), settings.maxPollInterval);
     }
   }
+}
+
+/** The wait's own `TimeoutError`: how long it waited, how many polls, and which limit ended it. */
+function notReady(collectionId: string, window: WaitWindow, cause: FaultlineError): TimeoutError {
+  return new TimeoutError(`The results of collection ${collectionId} were not ready after ${window.describe()}`, {
+    method: "GET",
+    url: cause.url,
+    attempts: window.requests,
+    retryable: true,
+    cause,
+    hint:
+      window.boundBy === "waitTimeout"
+        ? "Wait longer (`waitTimeout`), or ask again later with results.get."
+        : "Give the call a longer `deadline`, or ask again later with results.get.",
+  });
 }
 
 /** The body's own `retryable`, which the error's field blends with the policy's verdict. */
@@ -172,7 +206,7 @@ function statusIn(error: ApiError): RunStatus | "processing" {
  * The Error Handling page's terminal form: 412 with `retryable: false` once the run ended in error or was
  * cancelled. Reported like the 422 form, so callers handle one class; "cancel" in its text picks the code.
  */
-function terminal(error: PreconditionFailedError, polls: number): ExtractionFailedError {
+function terminal(error: PreconditionFailedError, requests: number): ExtractionFailedError {
   const text = `${typeof error.detail === "string" ? error.detail : ""} ${error.message}`;
   return new ExtractionFailedError({
     status: error.status,
@@ -189,7 +223,7 @@ function terminal(error: PreconditionFailedError, polls: number): ExtractionFail
     body: error.body,
     method: error.method,
     url: error.url,
-    attempts: polls,
+    attempts: requests,
   });
 }
 

@@ -2,18 +2,20 @@ import type { APIPromise } from "../../core/api-promise.js";
 import type { RequestOptions } from "../../core/transport.js";
 import type { Anyformat } from "../client.js";
 import { Deleted, Webhook, WebhookCreated } from "../schemas.js";
+import type { WebhookEventType } from "../webhook-event.js";
 import * as z from "zod";
 
 /** What `webhooks.create` takes: an https `url` and the events to send (all when omitted). */
 export interface WebhookCreateParams {
   readonly url: string;
-  readonly events?: ReadonlyArray<"extraction.completed" | "extraction.failed" | (string & {})> | undefined;
+  readonly events?: ReadonlyArray<WebhookEventType | (string & {})> | undefined;
 }
 
 const WebhookList = z.array(Webhook);
 
 /**
- * Webhooks (at most 50 active per organisation). `secret` is shown once, by `create`: keep it.
+ * Webhooks (at most 50 active per organisation). `secret` is shown once, by `create`: keep it. The events
+ * they receive are read with `parseWebhookEvent`.
  *
  * @example
  * ```ts

@@ -1,10 +1,12 @@
 import { APIPromise } from "../../core/api-promise.js";
+import { rejected } from "../../core/client.js";
+import { FaultlineError } from "../../core/errors.js";
 import { paginate, type PagePromise } from "../../core/pagination.js";
 import type { RequestOptions } from "../../core/transport.js";
 import type { Anyformat } from "../client.js";
 import { documentSpec, type DocumentInput } from "../document.js";
 import { CollectionSummary, Deleted, RunStarted, Uploaded, Workflow, pageOf, type Field, type Results } from "../schemas.js";
-import { requestOptionsOf, type WaitForOptions } from "./results.js";
+import { requestOptionsOf, waitSettings, type WaitForOptions } from "./results.js";
 
 /** Paging: `page` counts from 1; `page_size` defaults to 20 and is capped at 100 by the API. */
 export interface PageQuery {
@@ -93,18 +95,28 @@ export class WorkflowsResource {
   /**
    * Runs a document and waits for its results: `run` then `results.waitFor`, one call. Rate limits,
    * 5xx and 412 polls are handled on the way; a failed or cancelled run is an `ExtractionFailedError`.
+   * `waitTimeout` bounds the wait for the results, `timeout` each request, `deadline` the whole call.
    *
    * @example
    * ```ts
-   * const results = await af.workflows.extract(wf.id, { file: "./invoice.pdf" }, { timeout: 120_000 });
+   * const results = await af.workflows.extract(wf.id, { file: "./invoice.pdf" }, { waitTimeout: 120_000 });
    * ```
    */
   extract(workflowId: string, document: DocumentInput, options: ExtractOptions = {}): APIPromise<Results> {
     const started = Date.now();
-    const run = this.run(workflowId, document, requestOptionsOf(options));
+    let request: RequestOptions;
+    try {
+      request = requestOptionsOf(options);
+      // Checked before the run is sent: a wait that cannot start must not leave a run behind.
+      waitSettings(options);
+    } catch (error) {
+      if (error instanceof FaultlineError) return rejected(error);
+      throw error;
+    }
+    const run = this.run(workflowId, document, request);
     // The deadline covers the whole extraction: the wait gets what the run left of it. The client's own
     // `deadline` counts too; without it here, the wait would start a fresh one of its own after the run.
-    const deadline = this.client.effectiveOptions(requestOptionsOf(options)).deadline;
+    const deadline = this.client.effectiveOptions(request).deadline;
     const remaining = (): number | undefined =>
       deadline === undefined ? undefined : Math.max(1, deadline - (Date.now() - started));
     return new APIPromise(

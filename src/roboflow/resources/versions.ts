@@ -1,8 +1,9 @@
 import { APIPromise, type ApiResponse } from "../../core/api-promise.js";
 import { rejected } from "../../core/client.js";
-import { InvalidArgumentError, TimeoutError } from "../../core/errors.js";
+import { AbortedError, FaultlineError, InvalidArgumentError, TimeoutError, withAttempts } from "../../core/errors.js";
 import { sleep } from "../../core/retry.js";
 import type { RequestOptions } from "../../core/transport.js";
+import { WaitWindow, renamedOption, waitOption } from "../../core/wait.js";
 import type { Roboflow } from "../client.js";
 import { EXPORT_FORMATS, type ExportFormat } from "../formats.js";
 import { pathOf, versionOf } from "../paths.js";
@@ -28,7 +29,16 @@ export interface ExportOptions {
   readonly wait?: boolean | undefined;
   /** Ms between polls [1000]. */
   readonly pollInterval?: number | undefined;
-  /** Ms to wait for the export in all, polls included [600000]; then a `TimeoutError`. */
+  /**
+   * Ms to keep polling for the export [600000]. The wait polls until this time is really spent (its last
+   * sleep shortened to end with it, and one last poll sent then), then throws `TimeoutError`. The call's
+   * `deadline`, a hard bound, ends it first when shorter.
+   */
+  readonly waitTimeout?: number | undefined;
+  /**
+   * @deprecated The old name of `waitTimeout` (here it always meant the whole wait; each request's own
+   * limit is `timeout` in the call's options). Passing both is an `InvalidArgumentError`.
+   */
   readonly timeout?: number | undefined;
   /** Called with Roboflow's `progress` (0 to 1) for each "still preparing" answer. */
   readonly onProgress?: ((progress: number) => void) | undefined;
@@ -69,7 +79,7 @@ export class VersionsResource {
   /**
    * `GET /{ws}/{proj}/{version}/{format}`. Without `wait`, resolves to the first answer: `{status: "ready", link}`
    * (200) or `{status: "preparing", progress}` (202). With `wait: true`, polls every `pollInterval` ms through
-   * the 202s, calling `onProgress`, and resolves to the ready export; past `timeout` it throws `TimeoutError`.
+   * the 202s, calling `onProgress`, and resolves to the ready export; once `waitTimeout` is really spent it throws `TimeoutError`.
    * Each poll is its own call under the retry policy; `options.signal` stops the polling too.
    */
   export(
@@ -132,36 +142,60 @@ export class VersionsResource {
 
   /**
    * Polls until the export is ready. The call's `deadline` bounds the whole wait (each poll gets what is
-   * left of it); `timeout` in the export options is the export's own limit; the signal cuts sleeps short.
+   * left of it); `waitTimeout` in the export options is the export's own limit; the signal cuts sleeps short.
    */
   async #poll(
     once: (options: RequestOptions) => APIPromise<ExportStatus>,
     exportOptions: ExportOptions,
     options: RequestOptions,
   ): Promise<ApiResponse<ExportReady>> {
-    const started = Date.now();
-    const interval = Math.max(0, exportOptions.pollInterval ?? DEFAULT_POLL_INTERVAL);
-    const timeout = Math.max(0, exportOptions.timeout ?? DEFAULT_EXPORT_TIMEOUT);
+    const interval = waitOption("pollInterval", exportOptions.pollInterval, DEFAULT_POLL_INTERVAL);
+    const waitTimeout = waitOption(
+      "waitTimeout",
+      renamedOption(exportOptions.waitTimeout, exportOptions.timeout, { current: "waitTimeout", deprecated: "timeout" }),
+      DEFAULT_EXPORT_TIMEOUT,
+      Number.MIN_VALUE,
+    );
     const deadline = options.deadline !== undefined && options.deadline > 0 ? options.deadline : undefined;
-    const deadlineAt = deadline === undefined ? undefined : started + deadline;
-    const until = Math.min(started + timeout, deadlineAt ?? Infinity);
-    for (let polls = 1; ; polls++) {
-      const left = deadlineAt === undefined ? undefined : Math.max(1, deadlineAt - Date.now());
-      const response = await once(left === undefined ? options : { ...options, deadline: left }).withResponse();
-      const data = response.data;
-      if (data.status === "ready") return { ...response, data };
-      exportOptions.onProgress?.(data.progress);
-      if (Date.now() + interval >= until) {
-        const byDeadline = deadlineAt !== undefined && deadlineAt < started + timeout;
-        const limit = byDeadline ? `its deadline of ${deadline} ms` : `${timeout} ms`;
-        throw new TimeoutError(`The export was not ready within ${limit} (${polls} polls, progress ${data.progress})`, {
-          method: "GET",
-          attempts: polls,
-          retryable: true,
-          hint: "Wait longer (`timeout`, `deadline`) or call export again later: Roboflow keeps preparing it.",
-        });
+    const window = new WaitWindow(waitTimeout, deadline);
+    let progress: number | undefined;
+    for (;;) {
+      const began = Date.now();
+      let response: ApiResponse<ExportStatus>;
+      try {
+        response = await once({ ...options, deadline: window.pollDeadline() }).withResponse();
+      } catch (error) {
+        if (!(error instanceof FaultlineError)) throw error;
+        window.polled(began, error.attempts);
+        if (window.endedBy(error)) throw notReady(window, progress, error);
+        throw withAttempts(error, window.requests);
       }
-      await sleep(interval, options.signal);
+      window.polled(began, response.attempts);
+      const data = response.data;
+      if (data.status === "ready") return { ...response, data, attempts: window.requests };
+      progress = data.progress;
+      exportOptions.onProgress?.(data.progress);
+      const pause = window.nextSleep(interval, undefined);
+      if (pause === undefined) throw notReady(window, progress);
+      await sleep(pause, options.signal).catch(() => {
+        throw withAttempts(new AbortedError("Waiting for the export was aborted"), window.requests);
+      });
     }
   }
+}
+
+/** The wait's own `TimeoutError`: how long it waited, how many polls, and which limit ended it. */
+function notReady(window: WaitWindow, progress: number | undefined, cause?: FaultlineError): TimeoutError {
+  const prepared = progress === undefined ? "" : `, progress ${progress}`;
+  return new TimeoutError(`The export was not ready after ${window.describe().replace(/\)$/, `${prepared})`)}`, {
+    method: "GET",
+    url: cause?.url,
+    attempts: window.requests,
+    retryable: true,
+    cause,
+    hint:
+      window.boundBy === "waitTimeout"
+        ? "Wait longer (`waitTimeout`), or call export again later: Roboflow keeps preparing it."
+        : "Give the call a longer `deadline`, or call export again later: Roboflow keeps preparing it.",
+  });
 }

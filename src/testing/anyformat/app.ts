@@ -13,6 +13,7 @@ import {
 import { VERIFICATION_PATH } from "./extraction.js";
 import { verificationPage } from "./verification.js";
 import { HEALTH_ROUTE, matchRoute, type AnyformatOutcomeInput, type RouteContext } from "./routes.js";
+import { WebhookDeliverer, type AnyformatWebhookDelivery } from "./webhooks.js";
 import {
   AnyformatStore,
   IdSource,
@@ -25,6 +26,7 @@ import {
 } from "./state.js";
 
 export { MAX_ACTIVE_WEBHOOKS, MAX_FILE_BYTES, type AnyformatOutcomeInput } from "./routes.js";
+export type { AnyformatWebhookDelivery } from "./webhooks.js";
 export type {
   AnyformatCollectionRecord,
   AnyformatDataType,
@@ -83,6 +85,8 @@ export interface AnyformatEmulatorOptions {
    * [http://127.0.0.1].
    */
   readonly baseUrl?: string | undefined;
+  /** How long a webhook receiver has to answer a delivery before it counts as failed [5000]. */
+  readonly webhookTimeoutMs?: number | undefined;
 }
 
 /**
@@ -108,12 +112,27 @@ export interface AnyformatApp extends EmulatorApp {
   /** Webhooks by id, secrets included. */
   readonly webhooks: ReadonlyMap<string, AnyformatWebhookRecord>;
   /**
+   * Every webhook delivery made, in order: when a run ends in `processed` or `error`, the emulator POSTs
+   * `extraction.completed` or `extraction.failed` as JSON to each active webhook subscribed to it
+   * (a cancelled run sends nothing: anyformat documents no event for it). With the real clock a run's
+   * end is announced when it comes, by a timer; with a clock of your own, when the emulator next looks at
+   * its runs (any request, reading `collections`, or `deliverWebhooks()`).
+   */
+  readonly webhookDeliveries: readonly AnyformatWebhookDelivery[];
+  /**
+   * Announces every run that has ended by the clock, then resolves once every delivery under way has
+   * ended (each within `webhookTimeoutMs`), with the deliveries made so far.
+   */
+  deliverWebhooks(): Promise<readonly AnyformatWebhookDelivery[]>;
+  /**
    * Sets how runs submitted from now on end: a fixed outcome, a function of the submission, or
    * `undefined` for the one given in the options (else the FAIL / CANCEL rule).
    */
   setOutcome(outcome: AnyformatOutcome | ((input: AnyformatOutcomeInput) => AnyformatOutcome) | undefined): void;
-  /** Empties everything, restarts the rate-limit windows and the id sequence. */
+  /** Empties everything (webhook deliveries included), restarts the rate-limit windows and the id sequence. */
   reset(): void;
+  /** Stops announcing runs and waits for deliveries under way; `startEmulator`'s `close()` calls it. */
+  close(): Promise<void>;
 }
 
 /** The rule runs follow unless told otherwise: the words in the submission decide. */
@@ -158,15 +177,37 @@ export function createAnyformatApp(options: AnyformatEmulatorOptions = {}): Anyf
   const baseUrl = (options.baseUrl ?? "http://127.0.0.1").replace(/\/+$/, "");
   const configured = options.outcome ?? defaultOutcome;
   let outcomeOf = configured;
+  const deliverer = new WebhookDeliverer({
+    clock,
+    timeoutMs: Math.max(1, options.webhookTimeoutMs ?? 5_000),
+    webhooks: () => store.webhooks.values(),
+  });
+  // Timers announce runs' ends on time only on the real clock: a clock of the test's own moves by hand.
+  const timers = options.clock === undefined ? new Set<NodeJS.Timeout>() : undefined;
+  let closed = false;
 
+  /** Brings runs up to `now`, announcing those that ended to the webhooks. */
+  const settle = (now: number): void => {
+    const ended = store.settle(now);
+    if (!closed) for (const collection of ended) deliverer.runEnded(collection);
+  };
   const settled = (): AnyformatStore => {
-    store.settle(clock.now());
+    settle(clock.now());
     return store;
+  };
+  const runStarted = (collection: AnyformatCollectionRecord): void => {
+    if (timers === undefined || closed || collection.run === undefined) return;
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      settle(clock.now());
+    }, Math.max(0, store.endOf(collection.run) - clock.now()) + 1);
+    timer.unref();
+    timers.add(timer);
   };
 
   function handle(request: EmulatorRequest): EmulatorResponse {
     const now = clock.now();
-    store.settle(now);
+    settle(now);
     const requestId = ids.requestId();
     const tag = (response: EmulatorResponse, extra: Record<string, string> = {}): EmulatorResponse => ({
       ...response,
@@ -204,7 +245,7 @@ export function createAnyformatApp(options: AnyformatEmulatorOptions = {}): Anyf
   }
 
   function context(request: EmulatorRequest, now: number, requestId: string): RouteContext {
-    return { request, store, ids, now, requestId, terminalForm, outcomeOf, baseUrl };
+    return { request, store, ids, now, requestId, terminalForm, outcomeOf, baseUrl, runStarted };
   }
 
   function fault(name: HttpFaultName, _request: EmulatorRequest): EmulatorResponse {
@@ -239,14 +280,30 @@ export function createAnyformatApp(options: AnyformatEmulatorOptions = {}): Anyf
     get webhooks() {
       return store.webhooks;
     },
+    get webhookDeliveries() {
+      return deliverer.deliveries;
+    },
+    deliverWebhooks() {
+      settle(clock.now());
+      return deliverer.settled();
+    },
     setOutcome(outcome) {
       outcomeOf = outcome === undefined ? configured : typeof outcome === "function" ? outcome : () => outcome;
     },
     reset() {
+      for (const timer of timers ?? []) clearTimeout(timer);
+      timers?.clear();
       store.reset();
       limiter.reset();
       ids.reset();
+      deliverer.reset();
       outcomeOf = configured;
+    },
+    async close() {
+      closed = true;
+      for (const timer of timers ?? []) clearTimeout(timer);
+      timers?.clear();
+      await deliverer.close();
     },
   };
 }

@@ -49,6 +49,8 @@ export interface RouteContext {
   readonly outcomeOf: (input: AnyformatOutcomeInput) => AnyformatOutcome;
   /** Where the emulator is served, for the links it gives (`verification_url`). */
   readonly baseUrl: string;
+  /** Told of every run started, so that its end can be announced to webhooks on time. */
+  readonly runStarted: (collection: AnyformatCollectionRecord) => void;
 }
 
 type Handler = (ctx: RouteContext, params: readonly string[]) => EmulatorResponse;
@@ -206,6 +208,7 @@ function startRun(ctx: RouteContext, workflow: AnyformatWorkflowRecord, collecti
   collection.run = { fileId: file.id, submittedAt: ctx.now, outcome };
   collection.status = "pending";
   collection.updatedAt = ctx.now;
+  ctx.runStarted(collection);
   return ok({ id: collection.id, status: "pending", workflow_id: workflow.id, version_id: workflow.versionId }, 202);
 }
 

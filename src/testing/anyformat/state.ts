@@ -159,15 +159,24 @@ export class AnyformatStore {
     for (const c of this.collectionsOf(id)) this.collections.delete(c.id);
   }
 
-  /** Brings every run's status up to `now`. */
-  settle(now: number): void {
+  /** Brings every run's status up to `now`; returns the collections whose run ended since the last look. */
+  settle(now: number): AnyformatCollectionRecord[] {
+    const ended: AnyformatCollectionRecord[] = [];
     for (const c of this.collections.values()) {
       if (c.run === undefined) continue;
       const step = this.stepMs <= 0 ? PROGRESS.length : Math.floor(Math.max(0, now - c.run.submittedAt) / this.stepMs);
       const reached = Math.min(step, PROGRESS.length);
+      const was = c.status;
       c.status = PROGRESS[reached] ?? c.run.outcome;
       c.updatedAt = c.run.submittedAt + reached * Math.max(0, this.stepMs);
+      if (c.status === c.run.outcome && was !== c.status) ended.push(c);
     }
+    return ended;
+  }
+
+  /** When a run reaches its outcome, by the clock. */
+  endOf(run: AnyformatRunRecord): number {
+    return run.submittedAt + PROGRESS.length * Math.max(0, this.stepMs);
   }
 }
 

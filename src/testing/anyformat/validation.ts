@@ -1,5 +1,6 @@
 import { isRecord, type ValidationIssue } from "./responses.js";
 import { DATA_TYPES } from "../../anyformat/data-types.js";
+import { WEBHOOK_EVENT_TYPES } from "../../anyformat/webhook-event.js";
 import type { AnyformatDataType, AnyformatFieldRecord } from "./state.js";
 
 /**
@@ -151,7 +152,7 @@ function validateOptions(value: unknown, loc: Loc, issues: ValidationIssue[]): s
   return issues.length > before ? undefined : (value as string[]);
 }
 
-export const WEBHOOK_EVENTS = ["extraction.completed", "extraction.failed"] as const;
+const WEBHOOK_EVENTS = WEBHOOK_EVENT_TYPES;
 const MAX_URL_LENGTH = 2083;
 
 /** `POST /v2/webhooks/`'s body checked: the url and events to store, or every issue found. */
@@ -168,7 +169,7 @@ export function validateWebhook(body: unknown): { url: string; events: string[] 
     issues.push({ type: "url_too_long", loc, msg: `URL should have at most ${MAX_URL_LENGTH} characters` });
   } else if (!URL.canParse(url)) {
     issues.push({ type: "url_parsing", loc, msg: "Input should be a valid URL, relative URL without a base" });
-  } else if (new URL(url).protocol !== "https:") {
+  } else if (!deliverable(new URL(url))) {
     issues.push({ type: "url_scheme", loc, msg: "URL scheme should be 'https'" });
   }
 
@@ -191,4 +192,15 @@ export function validateWebhook(body: unknown): { url: string; events: string[] 
   }
   if (issues.length > 0 || typeof url !== "string") return issues;
   return { url, events };
+}
+
+/**
+ * anyformat takes only https webhook URLs. The emulator also takes plain http to a loopback host
+ * (`localhost`, `127.x.x.x`, `[::1]`), so that a test's own receiver can get its deliveries.
+ */
+function deliverable(url: URL): boolean {
+  if (url.protocol === "https:") return true;
+  if (url.protocol !== "http:") return false;
+  const host = url.hostname;
+  return host === "localhost" || host === "[::1]" || /^127(\.\d{1,3}){3}$/.test(host);
 }
