@@ -1,3 +1,4 @@
+import { ManualClock } from "../../src/testing/clock.js";
 import { performance } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
 import { Anyformat } from "../../src/anyformat/client.js";
@@ -100,13 +101,17 @@ describe("af.results.get", () => {
 
 describe("af.results.waitFor", () => {
   it("polls through pending, queued and in_progress to the results, telling onPoll each time", async () => {
-    const { emu, af } = await setup({}, { stepMs: 30 });
+    // The run moves a step for each poll, by a clock of the test's own: no busy machine can skip a status.
+    const clock = new ManualClock();
+    const { emu, af } = await setup({}, { stepMs: 1_000, clock });
     const wf = await invoiceWorkflow(af);
     const run = await af.workflows.run(wf.id, { text: INVOICE_TEXT });
     const polls: PollInfo[] = [];
-    const { data, attempts } = await af.results
-      .waitFor(wf.id, run.id, { pollInterval: 10, maxPollInterval: 20, onPoll: (p) => polls.push(p) })
-      .withResponse();
+    const onPoll = (p: PollInfo): void => {
+      polls.push(p);
+      clock.advance(1_000);
+    };
+    const { data, attempts } = await af.results.waitFor(wf.id, run.id, { pollInterval: 10, maxPollInterval: 20, onPoll }).withResponse();
     expect(data.extraction?.["invoice_number"]).toMatchObject({ value: "A-42" });
     const resultCalls = emu.requests.filter((r) => r.path.endsWith("/results/"));
     expect(attempts).toBe(resultCalls.length);
