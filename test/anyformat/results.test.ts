@@ -1,4 +1,3 @@
-import { ManualClock } from "../../src/testing/clock.js";
 import { performance } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
 import { Anyformat } from "../../src/anyformat/client.js";
@@ -12,6 +11,7 @@ import {
   RateLimitedError,
   TimeoutError,
 } from "../../src/core/errors.js";
+import { ManualClock } from "../../src/testing/clock.js";
 import { send, startServer } from "../helpers/server.js";
 import { KEY, closeAfterTest, expectMasked, failure, invoiceWorkflow, setup, statuses } from "./support.js";
 
