@@ -10,7 +10,7 @@ import { CredentialsError, InvalidArgumentError } from "../core/errors.js";
 import { anyformatKey } from "./anyformat.js";
 import { UsageError } from "./args.js";
 import { runBatchShell, type ShellOutcome } from "./batch-shell.js";
-import { firstSet, type CommandContext } from "./context.js";
+import { clientLogging, firstSet, type CommandContext } from "./context.js";
 import type { Rendered } from "./output.js";
 
 export async function runAnyformatBatch(ctx: CommandContext): Promise<Rendered> {
@@ -29,6 +29,7 @@ export async function runAnyformatBatch(ctx: CommandContext): Promise<Rendered> 
     baseUrl: firstSet(ctx.options.baseUrl, ctx.env["ANYFORMAT_BASE_URL"]),
     maxRetries: ctx.options.maxRetries,
     timeout: ctx.options.timeout,
+    ...clientLogging(ctx),
   });
   try {
     return await runBatchShell({

@@ -36,6 +36,11 @@ export const FLAGS = {
     help: `Inject faults at these rates, 0 to 1 each (at most 1 in all), from:\n${FAULT_NAMES.join(", ")}`,
   },
   seed: { type: "integer", value: "N", min: 0, max: 2 ** 32 - 1, help: "Seed the fault draws and ids: the same seed, the same run [1]" },
+  "rate-limit": {
+    type: "string",
+    value: "TIER=N/WINDOW,...",
+    help: "anyformat's rate-limit tiers, e.g. submission=20/2s,general=200/2s (WINDOW in ms, s or m; both\ntiers share one window) [submission=60/1m,general=600/1m]; 'off' sends no limits",
+  },
   out: { type: "string", value: "F", help: "Write one JSON line per document to F (results, or the typed error)" },
   journal: { type: "string", value: "F", help: "Keep the batch's journal in F [<out>.journal]" },
   resume: { type: "boolean", help: "Go on with the batch its journal records, after a crash or Ctrl-C" },
@@ -306,12 +311,16 @@ const LOCAL_COMMANDS: Readonly<Record<LocalName, LocalCommandSpec>> = {
   emulator: {
     name: "emulator",
     args: [],
-    flags: ["port", "faults", "seed"],
+    flags: ["port", "faults", "seed", "rate-limit"],
     summary: "Serve both APIs' emulators on loopback until Ctrl-C",
     details:
       "Prints each emulator's URL and key (with --json, one line of JSON) and the exports that point the CLI at\n" +
       "them. Faults are drawn for every request, from the seed: the same seed and requests give the same run.",
-    example: ["faultline emulator --port 8600", "faultline emulator --faults serverError=0.2,rateLimit=0.1 --seed 7"].join("\n"),
+    example: [
+      "faultline emulator --port 8600",
+      "faultline emulator --faults serverError=0.2,rateLimit=0.1 --seed 7",
+      "faultline emulator --rate-limit submission=20/2s,general=200/2s",
+    ].join("\n"),
   },
   demo: {
     name: "demo",
@@ -368,6 +377,8 @@ export type Invocation =
       readonly port: number | undefined;
       readonly faults: FaultRates;
       readonly seed: number | undefined;
+      /** anyformat's tiers; `false` for none; `undefined` for the documented ones. */
+      readonly rateLimits: EmulatorRateLimits | false | undefined;
     }
   | { readonly kind: "demo"; readonly json: boolean }
   | {
@@ -447,7 +458,14 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     if (rest.length > 0) throw new UsageError(`Unexpected argument '${rest[0]}' for '${first}'`, hint);
     if (first === "demo") return { kind: "demo", json };
     const flags = commandFlags(values, hint);
-    return { kind: "emulator", json, port: flags.port, seed: flags.seed, faults: faultRates(flags.faults, hint) };
+    return {
+      kind: "emulator",
+      json,
+      port: flags.port,
+      seed: flags.seed,
+      faults: faultRates(flags.faults, hint),
+      rateLimits: rateLimits(flags["rate-limit"], hint),
+    };
   }
 
   if (first !== "anyformat" && first !== "roboflow") throw new UsageError(`Unknown command '${first}'`);
@@ -572,6 +590,32 @@ function faultRates(spec: string | undefined, hint: string): FaultRates {
   }
   if (total > 1 + 1e-9) throw new UsageError(`The rates in --faults add up to ${total}, more than 1`, hint);
   return rates;
+}
+
+/** What `--rate-limit` sets: the emulator's anyformat tiers (one window for both, as the emulator keeps them). */
+export interface EmulatorRateLimits {
+  readonly submission?: number | undefined;
+  readonly general?: number | undefined;
+  readonly windowMs?: number | undefined;
+}
+
+/** `submission=20/2s,general=200/2s`: each tier's count per window; `off` for none. */
+function rateLimits(spec: string | undefined, hint: string): EmulatorRateLimits | false | undefined {
+  if (spec === undefined) return undefined;
+  if (spec.trim() === "off") return false;
+  const tiers: { submission?: number; general?: number } = {};
+  let windowMs: number | undefined;
+  for (const entry of spec.split(",").map((e) => e.trim()).filter((e) => e !== "")) {
+    const match = /^(submission|general)=(\d+)\/(\d+(?:\.\d+)?)(ms|s|m)$/.exec(entry);
+    if (match === null) throw new UsageError(`--rate-limit takes TIER=N/WINDOW entries (submission or general, e.g. submission=20/2s), not '${entry}'`, hint);
+    const [, tier = "", count = "", amount = "", unit = ""] = match;
+    const ms = Number(amount) * (unit === "m" ? 60_000 : unit === "s" ? 1_000 : 1);
+    if (Number(count) < 1 || ms < 1) throw new UsageError(`--rate-limit needs at least 1 request per window of at least 1 ms, not '${entry}'`, hint);
+    if (windowMs !== undefined && windowMs !== ms) throw new UsageError("--rate-limit: both tiers share one window in the emulator; give them the same", hint);
+    windowMs = ms;
+    tiers[tier as "submission" | "general"] = Number(count);
+  }
+  return { ...tiers, windowMs };
 }
 
 /** node's parseArgs messages end in advice about `--` that only confuses here: keep the first sentence. */

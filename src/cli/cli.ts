@@ -66,6 +66,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           port: invocation.port,
           faults: invocation.faults,
           seed: invocation.seed,
+          rateLimits: invocation.rateLimits,
           output: plain,
           stopped: io.signal,
         });

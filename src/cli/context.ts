@@ -3,6 +3,8 @@
  * flags then environment, and reporting retries to a person at a terminal.
  */
 import type { Readable } from "node:stream";
+import type { RateLimitWaitInfo } from "../core/governor/governor.js";
+import type { Logger, LogLevel } from "../core/log.js";
 import type { RetryInfo } from "../core/retry.js";
 import type { CommandFlags, CommandSpec, GlobalOptions } from "./args.js";
 import type { Output, Rendered } from "./output.js";
@@ -35,6 +37,9 @@ export function commonClientOptions(ctx: CommandContext): {
   timeout: number | undefined;
   signal: AbortSignal | undefined;
   onRetry: (info: RetryInfo) => void;
+  onRateLimitWait: (info: RateLimitWaitInfo) => void;
+  logger?: Logger;
+  logLevel?: LogLevel;
 } {
   return {
     maxRetries: ctx.options.maxRetries,
@@ -44,5 +49,20 @@ export function commonClientOptions(ctx: CommandContext): {
       const seconds = (info.delayMs / 1000).toFixed(1);
       ctx.output.progress(`${info.error.code}: retrying in ${seconds} s (attempt ${info.attempt})`);
     },
+    // The governor paces every command on its own; a person watching sees why a call is slow to go.
+    onRateLimitWait: (info) => ctx.output.progress(`Waiting ${(info.waitMs / 1000).toFixed(1)} s for a ${info.tier} rate-limit slot`),
+    ...clientLogging(ctx),
   };
+}
+
+/**
+ * Where a client's log lines go in the CLI. Asked for (`FAULTLINE_LOG`, `FAULTLINE_DEBUG`): to stderr, as
+ * the library writes them. Otherwise warnings only (a circuit opening, a store falling back), through the
+ * CLI's own masked output; none with --json, whose stderr holds nothing but the one error line.
+ */
+export function clientLogging(ctx: Pick<CommandContext, "env" | "options" | "output">): { logger?: Logger; logLevel?: LogLevel } {
+  if (firstSet(ctx.env["FAULTLINE_LOG"], ctx.env["FAULTLINE_DEBUG"]) !== undefined) return {};
+  if (ctx.options.json) return { logLevel: "off" };
+  const note = (message: string): void => ctx.output.note(message);
+  return { logger: { error: note, warn: note }, logLevel: "warn" };
 }

@@ -4,6 +4,7 @@
  * aborts), then closes both servers (cutting open connections) and exits 0.
  */
 import type { FaultRates } from "../testing/faults.js";
+import type { EmulatorRateLimits } from "./args.js";
 import type { Output } from "./output.js";
 
 export interface EmulatorCommandOptions {
@@ -13,6 +14,8 @@ export interface EmulatorCommandOptions {
   readonly faults?: FaultRates | undefined;
   /** Seeds both emulators' fault draws and ids [1]. */
   readonly seed?: number | undefined;
+  /** anyformat's rate-limit tiers [the documented ones]; `false` for none. */
+  readonly rateLimits?: EmulatorRateLimits | false | undefined;
   readonly output: Output;
   /** Stops the emulators when it aborts; without it, the first SIGINT or SIGTERM does. */
   readonly stopped?: AbortSignal | undefined;
@@ -30,7 +33,7 @@ export async function runEmulator(options: EmulatorCommandOptions): Promise<numb
   const port = options.port === undefined || options.port === 0 ? undefined : options.port;
   const faults = options.faults ?? {};
   const common = { faults, seed: options.seed };
-  const anyformat = await startEmulator({ api: "anyformat", port, ...common });
+  const anyformat = await startEmulator({ api: "anyformat", port, ...common, ...(options.rateLimits === undefined ? {} : { rateLimits: options.rateLimits }) });
   let roboflow;
   try {
     roboflow = await startEmulator({ api: "roboflow", port: port === undefined ? undefined : port + 1, ...common });
@@ -50,6 +53,7 @@ export async function runEmulator(options: EmulatorCommandOptions): Promise<numb
     },
     faults: Object.fromEntries(faultList),
     seed: options.seed ?? 1,
+    rate_limits: options.rateLimits ?? { submission: 60, general: 600, windowMs: 60_000 },
   };
   if (options.output.json) {
     // One line, so a script can read the URLs as soon as they are printed.
@@ -65,6 +69,7 @@ export async function runEmulator(options: EmulatorCommandOptions): Promise<numb
         faultList.length === 0
           ? "no faults injected (--faults NAME=RATE,... injects them)"
           : `faults     ${faultList.map(([name, rate]) => `${name} ${rate}`).join(", ")} (seed ${options.seed ?? 1})`,
+        `limits     anyformat ${describeLimits(options.rateLimits)}`,
         "",
         "Point the CLI (or the clients) at them:",
         `  export ANYFORMAT_BASE_URL=${anyformat.url} ANYFORMAT_API_KEY=${ANYFORMAT_EMULATOR_KEY}`,
@@ -94,4 +99,11 @@ function nextSignal(): Promise<NodeJS.Signals> {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+}
+
+function describeLimits(limits: EmulatorRateLimits | false | undefined): string {
+  if (limits === false) return "none";
+  const windowMs = limits?.windowMs ?? 60_000;
+  const window = windowMs % 60_000 === 0 ? `${windowMs / 60_000} min` : windowMs % 1_000 === 0 ? `${windowMs / 1_000} s` : `${windowMs} ms`;
+  return `submission ${limits?.submission ?? 60} and general ${limits?.general ?? 600} per ${window}`;
 }

@@ -139,6 +139,9 @@ const USAGE_ERRORS: readonly { readonly why: string; readonly args: readonly str
   { why: "fault rates adding up past 1", args: ["emulator", "--faults", "reset=0.6,locked=0.6"], message: /add up to 1\.2/ },
   { why: "a fault without a rate", args: ["emulator", "--faults", "reset"], message: /NAME=RATE/ },
   { why: "a bad --seed", args: ["emulator", "--seed", "seven"], message: /--seed/ },
+  { why: "a malformed --rate-limit", args: ["emulator", "--rate-limit", "submission=20"], message: /TIER=N\/WINDOW/ },
+  { why: "an unknown rate-limit tier", args: ["emulator", "--rate-limit", "uploads=2/1s"], message: /submission or general/ },
+  { why: "two windows in --rate-limit", args: ["emulator", "--rate-limit", "submission=2/1s,general=5/2s"], message: /same/ },
   { why: "--faults on an API command", args: ["--faults", "reset=1", "roboflow", "project", "list"], message: /--faults/ },
 ];
 
@@ -269,6 +272,24 @@ describe("faultline emulator --faults --seed", () => {
     }
   });
 
+  it("enforces the rate-limit tiers it is given, per key across connections", async () => {
+    const { info, stop } = await emulatorWith(["--rate-limit", "submission=2/60s,general=3/60s"]);
+    try {
+      expect(info.rate_limits).toEqual({ submission: 2, general: 3, windowMs: 60_000 });
+      const headers = { authorization: `Bearer ${info.anyformat.api_key}` };
+      const seen: Array<[number, string | null]> = [];
+      // A fresh connection each time: the tier is the key's, not the socket's.
+      for (let i = 0; i < 4; i++) {
+        const response = await fetch(`${info.anyformat.url}/v2/workflows/`, { headers: { ...headers, connection: "close" } });
+        await response.arrayBuffer();
+        seen.push([response.status, response.headers.get("x-ratelimit-limit")]);
+      }
+      expect(seen).toEqual([[200, "3"], [200, "3"], [200, "3"], [429, "3"]]);
+    } finally {
+      expect(await stop()).toBe(0);
+    }
+  });
+
   it("says in text mode which faults it injects", async () => {
     const child = startCli(["emulator", "--faults", "rateLimit=0.25"]);
     let stdout = "";
@@ -291,6 +312,7 @@ interface EmulatorInfo {
   readonly roboflow: { readonly url: string; readonly api_key: string; readonly workspace: string };
   readonly faults: Record<string, number>;
   readonly seed: number;
+  readonly rate_limits: { readonly submission: number; readonly general: number; readonly windowMs: number };
 }
 
 describe("faultline demo", () => {
