@@ -106,6 +106,18 @@ export class Anyformat extends ApiClient {
     return value;
   }
 
+  /**
+   * A client with some options changed, sharing this one's connection pool, circuit breakers and retry budgets.
+   *
+   * @example
+   * ```ts
+   * const patient = af.withOptions({ maxRetries: 5, timeout: 120_000 });
+   * ```
+   */
+  withOptions(options: AnyformatOptions): Anyformat {
+    return this.derive(options);
+  }
+
   protected override precheck(spec: RequestSpec<unknown> | undefined): FaultlineError | undefined {
     if (this.#hasKey || spec?.anonymous === true) return undefined;
     return new CredentialsError("No anyformat API key", {

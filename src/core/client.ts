@@ -5,7 +5,7 @@ import type { RetryBudgetState } from "./budget.js";
 import type { Dialect } from "./dialect.js";
 import { Log, levelFrom, stderrLogger } from "./log.js";
 import type { ClientOptions } from "./options.js";
-import { Transport, type RateTiers, type RequestOptions, type RequestSpec } from "./transport.js";
+import { Transport, type RateTiers, type RequestOptions, type RequestSpec, type TransportShared } from "./transport.js";
 import { checkBaseUrl } from "./options.js";
 export { checkApiKey, checkBaseUrl, checkClientOptions } from "./options.js";
 
@@ -22,6 +22,9 @@ export interface ApiIdentity {
   readonly rateTiers: RateTiers;
 }
 
+/** Carries a parent client's shared state to the client `withOptions` derives from it; never public. */
+const SHARED = Symbol("faultline.shared");
+
 /** The version sent in `User-Agent`. */
 export const VERSION = "0.1.0";
 
@@ -33,6 +36,8 @@ export abstract class ApiClient {
   /** @internal */
   readonly transport: Transport;
   readonly #defaults: RequestOptions;
+  /** The options as given, for `withOptions`. */
+  readonly #given: ClientOptions;
 
   /**
    * @param options what the user gave (checked here), its API's own options included
@@ -40,7 +45,9 @@ export abstract class ApiClient {
    * its errors read and how its calls count against its rate limits
    */
   protected constructor(options: ClientOptions, identity: ApiIdentity) {
-    const { apiKey: _key, baseUrl: _base, logger, logLevel, rateLimit, retryBudget, circuitBreaker, ...defaults } = options;
+    const { apiKey: _key, baseUrl: _base, logger, logLevel, rateLimit, retryBudget, circuitBreaker, defaultHeaders, defaultQuery, ...defaults } =
+      options;
+    this.#given = options;
     this.#defaults = defaults;
     this.transport = new Transport({
       ...identity,
@@ -49,9 +56,22 @@ export abstract class ApiClient {
       rateLimit,
       retryBudget,
       circuitBreaker,
+      defaultHeaders,
+      defaultQuery,
+      shared: (options as { [SHARED]?: TransportShared })[SHARED],
       log: new Log(logger ?? stderrLogger, levelFrom(logLevel, logger !== undefined, process.env)),
       userAgent: `faultline/${VERSION} node/${process.versions.node}`,
     });
+  }
+
+  /**
+   * A client like this one with some options changed: the same API key, base URL and defaults unless given
+   * anew, sharing this client's connection pool, circuit breakers and retry budgets (and, through the
+   * rate-limit store, its tiers). `close()` on either closes the pool they share.
+   */
+  protected derive(options: ClientOptions): this {
+    const Client = this.constructor as new (options: ClientOptions) => this;
+    return new Client({ ...this.#given, ...options, [SHARED]: this.transport.shared } as ClientOptions);
   }
 
   /**

@@ -54,6 +54,10 @@ export interface ClientOptions extends RequestOptions {
   readonly retryBudget?: RetryBudgetOptions | false | undefined;
   /** The circuit breaker per base URL, on by default (opens after 10 failed calls in a row): `false` turns it off. */
   readonly circuitBreaker?: CircuitBreakerOptions | false | undefined;
+  /** Headers sent with every request; a call's own `headers` win over them. The client-level `headers` is the same thing. */
+  readonly defaultHeaders?: Readonly<Record<string, string>> | undefined;
+  /** Query parameters sent with every request; a call's own parameters and credentials win over them. */
+  readonly defaultQuery?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Every per-call setting with its value decided: what the transport reads on each call. */
@@ -133,7 +137,7 @@ export function checkRequestOptions(options: RequestOptions): void {
 }
 
 /** The options only a client takes, apart from the per-call ones it also sets defaults for. */
-export const CLIENT_ONLY = ["apiKey", "baseUrl", "logger", "logLevel", "rateLimit", "retryBudget", "circuitBreaker"] as const;
+export const CLIENT_ONLY = ["apiKey", "baseUrl", "logger", "logLevel", "rateLimit", "retryBudget", "circuitBreaker", "defaultHeaders", "defaultQuery"] as const;
 
 const positiveInteger = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 1;
 const positiveNumber = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v) && v > 0;
@@ -144,8 +148,13 @@ export function checkClientOptions(options: ClientOptions): void {
   if (options === null || typeof options !== "object") {
     throw new InvalidArgumentError(`Client options must be an object, got ${shown(options)}`);
   }
-  const { apiKey: _key, baseUrl: _base, logger, logLevel, rateLimit, retryBudget, circuitBreaker, ...request } = options;
+  const { apiKey: _key, baseUrl: _base, logger, logLevel, rateLimit, retryBudget, circuitBreaker, defaultHeaders, defaultQuery, ...request } = options;
   checkRequestOptions(request);
+  const headers = defaultHeaders === undefined ? undefined : checkHeaders(defaultHeaders);
+  if (headers !== undefined) throw invalid("defaultHeaders", headers, defaultHeaders);
+  if (defaultQuery !== undefined && (defaultQuery === null || typeof defaultQuery !== "object" || Object.values(defaultQuery).some((v) => typeof v !== "string"))) {
+    throw invalid("defaultQuery", "an object of query parameter names to string values", defaultQuery);
+  }
   const levels = ["error", "warn", "info", "debug"] as const;
   if (logger !== undefined && (logger === null || typeof logger !== "object" || levels.some((l) => logger[l] !== undefined && typeof logger[l] !== "function"))) {
     throw invalid("logger", "an object with error, warn, info and debug methods (each optional), such as console", logger);

@@ -103,6 +103,10 @@ export interface TransportConfig {
   readonly rateLimit?: RateLimitOptions | false | undefined;
   readonly retryBudget?: RetryBudgetOptions | false | undefined;
   readonly circuitBreaker?: CircuitBreakerOptions | false | undefined;
+  /** Headers sent on every request, under the credentials and a call's own headers. */
+  readonly defaultHeaders?: Readonly<Record<string, string>> | undefined;
+  /** Query parameters sent on every request, under a call's own and the credentials. */
+  readonly defaultQuery?: Readonly<Record<string, string>> | undefined;
   /** State shared with the client this one was derived from (`withOptions`). */
   readonly shared?: TransportShared | undefined;
   /** Values to mask wherever they appear. */
@@ -477,6 +481,7 @@ export class Transport {
         cause: error,
       });
     }
+    for (const [name, value] of Object.entries(this.#config.defaultQuery ?? {})) url.searchParams.set(name, value);
     if (spec.query !== undefined) {
       for (const [name, value] of Object.entries(spec.query)) {
         if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
@@ -494,8 +499,9 @@ export class Transport {
       accept: "application/json",
       // Offered, so that a server or a CDN picks a coding faultline decodes rather than any it likes.
       "accept-encoding": ACCEPT_ENCODING,
-      ...(spec.anonymous === true ? {} : this.#config.authHeaders),
     };
+    for (const [name, value] of Object.entries(this.#config.defaultHeaders ?? {})) headers[name.toLowerCase()] = value;
+    if (spec.anonymous !== true) Object.assign(headers, this.#config.authHeaders);
     for (const [name, value] of Object.entries(settings.headers ?? {})) headers[name.toLowerCase()] = value;
     if (spec.json !== undefined) headers["content-type"] = "application/json";
     if (settings.idempotencyKey !== undefined) headers["idempotency-key"] = settings.idempotencyKey;

@@ -101,6 +101,18 @@ export class Roboflow extends ApiClient {
 
   // Roboflow has no call that works without a key, so the check ignores `anonymous` (which deployments
   // use only to keep the key out of the query string when it rides in the body).
+  /**
+   * A client with some options changed, sharing this one's connection pool, circuit breakers and retry budgets.
+   *
+   * @example
+   * ```ts
+   * const elsewhere = rf.withOptions({ workspace: "acme-eu", maxRetries: 5 });
+   * ```
+   */
+  withOptions(options: RoboflowOptions): Roboflow {
+    return this.derive(options);
+  }
+
   protected override precheck(_spec: RequestSpec<unknown> | undefined): FaultlineError | undefined {
     return this.#missingKey();
   }
