@@ -38,11 +38,11 @@ export async function runBatchChapter(emu: Emulator<AnyformatApp>, say: (line?: 
   }));
   const show = (o: BatchOutcome<(typeof documents)[number]>): string =>
     o.status === "processed"
-      ? `     ✓ ${o.input.name}: total ${JSON.stringify((o.results.extraction?.["total"] as { value?: unknown } | undefined)?.value)}`
-      : `     ✗ ${o.input.name}: ${o.error.code}`;
+      ? `✓ ${o.input.name}: total ${JSON.stringify((o.results.extraction?.["total"] as { value?: unknown } | undefined)?.value)}`
+      : `✗ ${o.input.name}: ${o.error.code}`;
   const options = { journal, concurrency: 4, pollInterval: 150, reconcileAfter: 200 };
   try {
-    say(`   ${DOCUMENTS} invoices through a tight submission tier, with a 429, a 500 and an answer cut off on the way`);
+    say(`${DOCUMENTS} invoices through a tight submission tier, with a 429, a 500 and an answer cut off on the way`);
     emu.inject("rateLimit", { method: "POST", path: /\/run\/$/ });
     emu.inject("serverError", { method: "POST", path: /\/run\/$/ });
     emu.inject("reset", { method: "POST", path: /\/run\/$/ });
@@ -57,7 +57,7 @@ export async function runBatchChapter(emu: Emulator<AnyformatApp>, say: (line?: 
     } catch (error) {
       if (!(error instanceof AbortedError)) throw error;
     }
-    say(`   ■ interrupted after ${first} (as Ctrl-C would): what was in flight stays in the journal`);
+    say(`■ interrupted after ${first} (as Ctrl-C would): what was in flight stays in the journal`);
 
     let second = 0;
     for await (const outcome of af.batch.extract(workflow.id, documents, options)) {
@@ -65,8 +65,8 @@ export async function runBatchChapter(emu: Emulator<AnyformatApp>, say: (line?: 
       say(show(outcome));
     }
     const submitted = [...emu.app.collections.values()].filter((c) => c.workflowId === workflow.id).length;
-    say(`   ▶ resumed from the journal: ${second} more, none of the first ${first} again`);
-    say(`   the emulator holds ${submitted} submissions for ${DOCUMENTS} documents: nothing was submitted twice`);
+    say(`▶ resumed from the journal: ${second} more, none of the first ${first} again`);
+    say(`the emulator holds ${submitted} submissions for ${DOCUMENTS} documents: nothing was submitted twice`);
   } finally {
     await af.workflows.delete(workflow.id).catch(() => undefined);
     await af.close();

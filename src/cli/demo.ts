@@ -6,11 +6,12 @@
  */
 import { Anyformat } from "../anyformat/client.js";
 import type { RetryInfo } from "../core/retry.js";
-import { ApiError, AuthFailedError, FaultlineError, LockedError, NotFoundError } from "../core/errors.js";
+import { ApiError, AuthFailedError, CircuitOpenError, FaultlineError, LockedError, NotFoundError } from "../core/errors.js";
 import { Roboflow } from "../roboflow/client.js";
 import { ANYFORMAT_EMULATOR_KEY, type AnyformatApp } from "../testing/anyformat/app.js";
 import { ROBOFLOW_EMULATOR_KEY, ROBOFLOW_EMULATOR_WORKSPACE, type RoboflowApp } from "../testing/roboflow/app.js";
 import { startEmulator, type Emulator } from "../testing/server.js";
+import { runBatchChapter } from "./batch-demo.js";
 
 export interface DemoIo {
   /** Where the story is told as it happens; without it, it is only summed up in what `runDemo` returns. */
@@ -99,6 +100,8 @@ export async function runDemo(io: DemoIo = { stdout: process.stdout }): Promise<
     story.print(`  anyformat: emulator at ${afEmu.url}`);
     story.print(`  Roboflow:  emulator at ${rfEmu.url}`);
     await anyformatStory(af, afEmu, story);
+    await batchStory(story, io.signal);
+    await outageStory(afEmu, story);
     await roboflowStory(rf, rfEmu, story);
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     story.print("");
@@ -167,6 +170,61 @@ async function anyformatStory(af: Anyformat, emu: Emulator<AnyformatApp>, story:
     }
   } finally {
     await af.workflows.delete(workflow.id).catch(() => undefined);
+  }
+}
+
+/** A dozen documents through a tight tier, interrupted and resumed: on an emulator of its own, so the tier is its. */
+async function batchStory(story: Story, signal: AbortSignal | undefined): Promise<void> {
+  story.step("A batch: a dozen invoices through a tight tier, interrupted and resumed from its journal");
+  const emu = await startEmulator({ api: "anyformat", stepMs: 150, rateLimits: { submission: 4, general: 1_000, windowMs: 1_000 }, faultRetryAfterSeconds: 0.3 });
+  try {
+    signal?.throwIfAborted();
+    await runBatchChapter(emu, story.say);
+  } finally {
+    await emu.close();
+  }
+}
+
+/** The service goes down for 2 s: calls fail, the circuit opens and spares it, a probe finds it back. */
+async function outageStory(emu: Emulator<AnyformatApp>, story: Story): Promise<void> {
+  const say = story.say;
+  story.step("An outage: the circuit opens, sends nothing while the service is down, and closes when it is back");
+  // A smaller breaker than the default (10 failed calls in a row, 1 s before the first probe), to fit the demo.
+  const af = new Anyformat({
+    apiKey: ANYFORMAT_EMULATOR_KEY,
+    baseUrl: emu.url,
+    maxRetries: 1,
+    circuitBreaker: { failureThreshold: 3, openMs: 600 },
+    logLevel: "off",
+  });
+  try {
+    emu.outage({ status: 503, forMs: 1_500 });
+    say("the emulator answers every request with 503 for 1.5 s");
+    const sentBefore = emu.requests.length;
+    const outcomes = new Map<string, number>();
+    const until = Date.now() + 3_000;
+    while (Date.now() < until) {
+      const before = emu.requests.length;
+      try {
+        await af.webhooks.list();
+        say(`✓ a call succeeded: the probe found the service back, and the circuit is ${af.circuitState().state}`);
+        break;
+      } catch (error) {
+        const name = error instanceof FaultlineError ? error.name : "Error";
+        outcomes.set(name, (outcomes.get(name) ?? 0) + 1);
+        if (error instanceof CircuitOpenError) {
+          if (outcomes.get(name) === 1) say(`CircuitOpenError: ${emu.requests.length - before} requests sent; next probe in ${error.retryAfterMs} ms`);
+        } else if (error instanceof ApiError) {
+          say(`${error.name} ${error.status} after ${error.attempts} requests`);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const refused = outcomes.get("CircuitOpenError") ?? 0;
+    say(`${refused} calls refused at once while the circuit was open; the service saw ${emu.requests.length - sentBefore} requests in all`);
+  } finally {
+    emu.outage(false);
+    await af.close();
   }
 }
 

@@ -9,7 +9,7 @@ afterAll(async () => {
 });
 
 describe("faultline demo", () => {
-  it("tells the whole story against the embedded emulators, its steps numbered 1 to 6", async () => {
+  it("tells the whole story against the embedded emulators, its steps numbered 1 to 8", async () => {
     const stdout = new PassThrough();
     let text = "";
     stdout.on("data", (chunk: Buffer) => (text += chunk.toString()));
@@ -22,12 +22,16 @@ describe("faultline demo", () => {
     expect(text).toMatch(/case "NOT_FOUND"/);
     expect(text).toMatch(/AuthFailedError 401 AUTH_FAILED after 1 request/);
     expect(text).toMatch(/nowhere \(masked as \*\*\*\)/);
+    expect(text).toMatch(/resumed from the journal: \d+ more, none of the first \d+ again/);
+    expect(text).toMatch(/the emulator holds 12 submissions for 12 documents: nothing was submitted twice/);
+    expect(text).toMatch(/CircuitOpenError: 0 requests sent; next probe in \d+ ms/);
+    expect(text).toMatch(/a call succeeded: the probe found the service back, and the circuit is closed/);
     expect(text).toMatch(/LockedError 423 LOCKED after 1 request/);
     expect(text).toMatch(/202 Accepted: export \d+ % prepared/);
     expect(text).toMatch(/as COCO: http:\/\/127\.0\.0\.1:\d+\//);
     expect(text).not.toContain("sk-demo-wrong-key");
-    expect([...text.matchAll(/^(\d+)\. /gm)].map((m) => Number(m[1]))).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(summary.steps.map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect([...text.matchAll(/^(\d+)\. /gm)].map((m) => Number(m[1]))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(summary.steps.map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it("never reads a key or base URL from the environment: with real-looking ones set, nothing reaches them", async () => {
@@ -50,8 +54,8 @@ describe("faultline demo", () => {
     expect(result.stdout).toMatch(/anyformat: emulator at http:\/\/127\.0\.0\.1:\d+/);
     expect(result.stdout).toMatch(/Roboflow: +emulator at http:\/\/127\.0\.0\.1:\d+/);
     expect(result.stdout).not.toContain("my-real-workspace");
-    // The Roboflow key no longer skips the 423 step: the numbers run 1 to 6 without a gap.
-    expect([...result.stdout.matchAll(/^(\d+)\. /gm)].map((m) => Number(m[1]))).toEqual([1, 2, 3, 4, 5, 6]);
+    // The Roboflow key no longer skips the 423 step: the numbers run 1 to 8 without a gap.
+    expect([...result.stdout.matchAll(/^(\d+)\. /gm)].map((m) => Number(m[1]))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   }, 70_000);
 
   it("prints one JSON summary of its steps with --json, and nothing on stderr", async () => {
@@ -64,7 +68,7 @@ describe("faultline demo", () => {
       seconds: number;
     };
     expect(summary.emulators.anyformat).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(summary.steps.map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(summary.steps.map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(summary.steps[0]?.title).toBe("Create an anyformat workflow");
     expect(summary.steps[3]?.lines).toContain("AuthFailedError 401 AUTH_FAILED after 1 request (never retried)");
     expect(summary.seconds).toBeGreaterThan(0);

@@ -15,12 +15,11 @@ import {
   InvalidArgumentError,
   LockedError,
   NotFoundError,
-  RateLimitedError,
   ResponseTooLargeError,
   ResponseValidationError,
   TimeoutError,
 } from "../../core/errors.js";
-import { mayHaveReachedServer, type RetryInfo } from "../../core/retry.js";
+import { mayHaveReachedServer } from "../../core/retry.js";
 import { runBatch, type BatchProgress, type BatchTask, type Submitted, type Verdict } from "../../core/batch/runner.js";
 import type { Anyformat } from "../client.js";
 import type { Results } from "../schemas.js";
@@ -159,13 +158,8 @@ function extractTask<I extends BatchInput>(af: Anyformat, workflowId: string, op
         });
       }
       sent.add(item.key);
-      let queuedMs = 0;
-      const onRetry = (info: RetryInfo): void => {
-        // Waiting out a 429 is waiting for a turn: the governor's queue will report the same time.
-        if (info.error instanceof RateLimitedError) queuedMs += info.delayMs;
-        defaults.onRetry?.(info);
-      };
-      const { data, rateLimit } = await af.workflows.run(workflowId, documentOf(input), { signal: both(signal), onRetry }).withResponse();
+      // The governor paces every submission to the tier: its queue time is the batch's.
+      const { data, rateLimit, queuedMs } = await af.workflows.run(workflowId, documentOf(input), { signal: both(signal) }).withResponse();
       return { ref: data.id, queuedMs, rateLimit };
     },
     collect: (_input, ref, signal) =>
