@@ -185,7 +185,7 @@ async function batchStory(story: Story, signal: AbortSignal | undefined): Promis
   }
 }
 
-/** The service goes down for 2 s: calls fail, the circuit opens and spares it, a probe finds it back. */
+/** The service goes down: calls fail, the circuit opens and spares it, and a probe finds it back. */
 async function outageStory(emu: Emulator<AnyformatApp>, story: Story): Promise<void> {
   const say = story.say;
   story.step("An outage: the circuit opens, sends nothing while the service is down, and closes when it is back");
@@ -194,34 +194,27 @@ async function outageStory(emu: Emulator<AnyformatApp>, story: Story): Promise<v
     apiKey: ANYFORMAT_EMULATOR_KEY,
     baseUrl: emu.url,
     maxRetries: 1,
-    circuitBreaker: { failureThreshold: 3, openMs: 600 },
+    circuitBreaker: { failureThreshold: 3, openMs: 500 },
     logLevel: "off",
   });
+  const list = (): Promise<unknown> => af.webhooks.list().then(() => undefined, (error: unknown) => error);
   try {
-    emu.outage({ status: 503, forMs: 1_500 });
-    say("the emulator answers every request with 503 for 1.5 s");
+    emu.outage({ status: 503 });
+    say("the emulator answers every request with 503");
     const sentBefore = emu.requests.length;
-    const outcomes = new Map<string, number>();
-    const until = Date.now() + 3_000;
-    while (Date.now() < until) {
-      const before = emu.requests.length;
-      try {
-        await af.webhooks.list();
-        say(`✓ a call succeeded: the probe found the service back, and the circuit is ${af.circuitState().state}`);
-        break;
-      } catch (error) {
-        const name = error instanceof FaultlineError ? error.name : "Error";
-        outcomes.set(name, (outcomes.get(name) ?? 0) + 1);
-        if (error instanceof CircuitOpenError) {
-          if (outcomes.get(name) === 1) say(`CircuitOpenError: ${emu.requests.length - before} requests sent; next probe in ${error.retryAfterMs} ms`);
-        } else if (error instanceof ApiError) {
-          say(`${error.name} ${error.status} after ${error.attempts} requests`);
-        }
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let call = 1; call <= 10 && af.circuitState().state === "closed"; call++) {
+      const error = await list();
+      if (error instanceof ApiError) say(`${error.name} ${error.status} after ${error.attempts} requests`);
     }
-    const refused = outcomes.get("CircuitOpenError") ?? 0;
-    say(`${refused} calls refused at once while the circuit was open; the service saw ${emu.requests.length - sentBefore} requests in all`);
+    const refused = await list();
+    if (!(refused instanceof CircuitOpenError)) throw new Error("the circuit should have opened");
+    say(`the circuit is open: CircuitOpenError, ${refused.attempts} requests sent, next probe in ${refused.retryAfterMs} ms`);
+    emu.outage(false);
+    say("the service is back; the next call after the probe time is the probe");
+    await new Promise((resolve) => setTimeout(resolve, refused.retryAfterMs + 20));
+    const probe = await list();
+    say(probe === undefined ? `✓ the probe succeeded: the circuit is ${af.circuitState().state}` : `✗ the probe failed: ${String(probe)}`);
+    say(`the service saw ${emu.requests.length - sentBefore} requests in all`);
   } finally {
     emu.outage(false);
     await af.close();

@@ -24,8 +24,8 @@ describe("faultline demo", () => {
     expect(text).toMatch(/nowhere \(masked as \*\*\*\)/);
     expect(text).toMatch(/resumed from the journal: \d+ more, none of the first \d+ again/);
     expect(text).toMatch(/the emulator holds 12 submissions for 12 documents: nothing was submitted twice/);
-    expect(text).toMatch(/CircuitOpenError: 0 requests sent; next probe in \d+ ms/);
-    expect(text).toMatch(/a call succeeded: the probe found the service back, and the circuit is closed/);
+    expect(text).toMatch(/the circuit is open: CircuitOpenError, 0 requests sent, next probe in \d+ ms/);
+    expect(text).toMatch(/the probe succeeded: the circuit is closed/);
     expect(text).toMatch(/LockedError 423 LOCKED after 1 request/);
     expect(text).toMatch(/202 Accepted: export \d+ % prepared/);
     expect(text).toMatch(/as COCO: http:\/\/127\.0\.0\.1:\d+\//);
