@@ -317,3 +317,15 @@ describe("af.batch.extract", () => {
     expect(emu.app.collections.size).toBe(1);
   });
 });
+
+describe("a batch larger than its tier's window", () => {
+  it("waits its turn for submission slots, however long the queue, and fails no document for it", async () => {
+    // 2 submissions per 500 ms and a maxRetryAfter of 200 ms: the last of 24 documents is refused a slot a
+    // dozen times before it is sent, more than the rounds passing trouble gets; the batch waits its turn
+    // rather than counting that against the document.
+    const { af } = await setup({ maxRetryAfter: 200 }, { rateLimits: { submission: 2, general: 1_000, windowMs: 500 } });
+    const id = await workflow(af);
+    const outcomes = await all(af.batch.extract(id, texts(24), { ...FAST, concurrency: 24 }));
+    expect(outcomes.map((o) => o.status)).toEqual(Array(24).fill("processed"));
+  }, 30_000);
+});

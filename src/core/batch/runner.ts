@@ -386,7 +386,10 @@ class Run<I, T> {
           trouble = this.#judged(error, "collect");
         }
       }
-      if (this.#task.judge(trouble, ref === undefined ? "submit" : "collect") === "failed" || round >= rounds) {
+      // Refused before it was sent, with a time to come back (no rate-limit slot in time, an open circuit):
+      // that is a wait for a turn, not trouble met, and spends no round.
+      if (trouble.attempts === 0 && retryAfter(trouble) !== undefined) round -= 1;
+      else if (this.#task.judge(trouble, ref === undefined ? "submit" : "collect") === "failed" || round >= rounds) {
         return { input, status: "failed", error: trouble };
       }
       await sleep(retryAfter(trouble) ?? backoffMs(round), this.#stop.signal);
