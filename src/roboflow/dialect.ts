@@ -29,6 +29,15 @@ const flat = z.looseObject({
   retryable: flag,
 });
 
+/** `{"message", "type", "hint"}` with no `error` at all: how annotation refusals were worded in 2023. */
+const bare = z.looseObject({
+  message: z.string(),
+  type: text,
+  hint: text,
+  error_code: text,
+  retryable: flag,
+});
+
 const SNAKE_CODE = /^[a-z][a-z0-9]*(_[a-z0-9]+)+$/;
 
 function readBody(json: unknown): ErrorBodyFields {
@@ -38,7 +47,12 @@ function readBody(json: unknown): ErrorBodyFields {
     return { message: error.message, type: error.type, hint: error.hint ?? hint, errorCode, retryable };
   }
   const f = flat.safeParse(json);
-  if (!f.success) return {};
+  if (!f.success) {
+    const b = bare.safeParse(json);
+    if (!b.success) return {};
+    const { message, type, hint, error_code: errorCode, retryable } = b.data;
+    return { message, type, hint, errorCode, retryable };
+  }
   const { error, message, hint, type, error_code: errorCode, retryable } = f.data;
   // `{"error": "model_eval_not_found", "message": "..."}`: the error is a code, the message the words.
   if (message !== undefined && SNAKE_CODE.test(error)) return { message, type: type ?? error, hint, errorCode, retryable };
@@ -46,7 +60,7 @@ function readBody(json: unknown): ErrorBodyFields {
 }
 
 /**
- * How Roboflow's error bodies (all three JSON forms) map to the shared error fields. A top-level
+ * How Roboflow's error bodies (nested, flat, and the older bare `{message}`) map to the shared error fields. A top-level
  * `retryable` (the image-URL 502 sends one) is the body's own verdict; known failures get a hint.
  */
 export const roboflowDialect: Dialect = {

@@ -64,6 +64,10 @@ export function setMetadata(request: EmulatorRequest, id: string, ctx: ImageCont
   const { metadata, removeMetadata, addTags, removeTags } = body;
   const strings = (v: unknown): v is string[] => v === undefined || (Array.isArray(v) && v.every((s) => typeof s === "string"));
   if (metadata !== undefined && !isRecord(metadata)) return validation("metadata must be an object");
+  const nestedKey = Object.entries(metadata ?? {}).find(([, v]) => v !== null && typeof v === "object")?.[0];
+  if (nestedKey !== undefined) {
+    return nested(422, "ValidationException", `metadata.${nestedKey}: values must be strings, numbers, booleans or null`);
+  }
   if (!strings(removeMetadata) || !strings(addTags) || !strings(removeTags)) {
     return validation("removeMetadata, addTags and removeTags must be lists of strings");
   }
@@ -202,8 +206,10 @@ function annotate(request: EmulatorRequest, project: RoboflowProjectRecord, id: 
     return validation("Send the annotation as JSON {annotationFile, labelmap} or as text/plain");
   }
   if (image.annotation !== undefined && request.query.get("overwrite") !== "true") {
-    const status = ctx.store.forms.alreadyAnnotated;
-    return nested(status, "InvalidImageException", "Image was already annotated.", "Pass overwrite=true to replace the existing annotation.");
+    const hint = "Pass overwrite=true to replace the existing annotation.";
+    // Today's 409 nests the error; the 2023 answer (roboflow-python #214) was a bare 400.
+    if (ctx.store.forms.alreadyAnnotated === 400) return { status: 400, json: { message: "Image was already annotated.", type: "InvalidImageException", hint } };
+    return nested(409, "InvalidImageException", "Image was already annotated.", hint);
   }
   const boxes = readBoxes(name, text, labelmap, image);
   if (image.annotation === undefined) project.unannotated = Math.max(0, project.unannotated - 1);
