@@ -7,7 +7,14 @@
 export const ROBOFLOW_BASE_URL = "https://api.roboflow.com";
 /** Where dedicated deployments live unless `deploymentsUrl` or `ROBOFLOW_DEPLOYMENTS_URL` says otherwise. */
 export const ROBOFLOW_DEPLOYMENTS_URL = "https://roboflow.cloud";
-/** Where hosted models and Workflows run unless `inferenceUrl` or `ROBOFLOW_INFERENCE_URL` says otherwise. */
+/**
+ * Where hosted models and Workflows run unless `inferenceUrl` or `ROBOFLOW_INFERENCE_URL` says otherwise.
+ *
+ * @example
+ * ```ts
+ * const local = new Roboflow({ inferenceUrl: "http://localhost:9001" }); // a self-hosted inference server
+ * ```
+ */
 export const ROBOFLOW_INFERENCE_URL = "https://serverless.roboflow.com";
 
 /** The services' base URLs, as far as they were given. */

@@ -3,7 +3,14 @@ import { InvalidArgumentError } from "../core/errors.js";
 import { prepareFile, type FileInput, type PreparedFile } from "../core/upload.js";
 import { IMAGE_LIMIT_HINT } from "./remedies.js";
 
-/** Roboflow's limit per image, on the main API and the inference host alike: checked before sending. */
+/**
+ * Roboflow's limit per image, on the main API and the inference host alike: checked before sending.
+ *
+ * @example
+ * ```ts
+ * if ((await stat(path)).size > ROBOFLOW_MAX_IMAGE_BYTES) await shrink(path);
+ * ```
+ */
 export const ROBOFLOW_MAX_IMAGE_BYTES = 20 * 1024 * 1024;
 
 /**

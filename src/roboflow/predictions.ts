@@ -5,15 +5,15 @@
  */
 import * as z from "zod";
 
-/** The image as the model saw it, in pixels. */
+/** The image as the model saw it, in pixels. @example `result.image.width` */
 export const ImageSize = z.looseObject({ width: z.number(), height: z.number() });
 export type ImageSize = z.infer<typeof ImageSize>;
 
-/** A vertex of a segmentation polygon, in pixels. */
+/** A vertex of a segmentation polygon, in pixels. @example `prediction.points?.map((p) => [p.x, p.y])` */
 export const PolygonPoint = z.looseObject({ x: z.number(), y: z.number() });
 export type PolygonPoint = z.infer<typeof PolygonPoint>;
 
-/** One keypoint of a keypoint-detection prediction. */
+/** One keypoint of a keypoint-detection prediction. @example `prediction.keypoints?.find((k) => k.class === "nose")` */
 export const Keypoint = z.looseObject({
   x: z.number(),
   y: z.number(),
@@ -23,7 +23,7 @@ export const Keypoint = z.looseObject({
 });
 export type Keypoint = z.infer<typeof Keypoint>;
 
-/** One detected object: `x`, `y` is the box centre, sizes in pixels, `confidence` from 0 to 1. */
+/** One detected object: `x`, `y` is the box centre, sizes in pixels, `confidence` from 0 to 1. @example `const left = p.x - p.width / 2` */
 export const DetectionPrediction = z.looseObject({
   x: z.number(),
   y: z.number(),
@@ -50,7 +50,7 @@ const common = {
   frame_id: z.number().nullable().optional(),
 };
 
-/** One class of a single-label classification, with its confidence. */
+/** One class of a single-label classification, with its confidence. @example `result.predictions[0]?.class` */
 export const ClassPrediction = z.looseObject({ class: z.string(), class_id: z.number().optional(), confidence: z.number() });
 export type ClassPrediction = z.infer<typeof ClassPrediction>;
 
@@ -73,11 +73,11 @@ const Detection = z.looseObject({
   image: ImageSize,
 });
 
-/** Object detection, instance segmentation or keypoint detection. */
+/** Object detection, instance segmentation or keypoint detection. @example `if (r.kind === "detection") r.predictions.length` */
 export type DetectionResult = z.infer<typeof Detection> & { readonly kind: "detection" };
-/** Single-label classification: `top` is the winning class. */
+/** Single-label classification: `top` is the winning class. @example `if (r.kind === "classification") r.top` */
 export type ClassificationResult = z.infer<typeof Classification> & { readonly kind: "classification" };
-/** Multi-label classification: `predicted_classes` are those over the threshold. */
+/** Multi-label classification: `predicted_classes` are those over the threshold. @example `if (r.kind === "multi-label") r.predicted_classes` */
 export type MultiLabelResult = z.infer<typeof MultiLabel> & { readonly kind: "multi-label" };
 
 /**
@@ -101,6 +101,12 @@ export const PredictResponse: z.ZodType<PredictResult> = z.union([
 /**
  * What `rf.workflows.run` resolves to: one entry of `outputs` per input image, keyed by the Workflow's
  * output names; `profiler_trace` when profiling was asked for.
+ *
+ * @example
+ * ```ts
+ * const { outputs } = await rf.workflows.run("detect-widgets", { image: { file: "./w.jpg" } });
+ * console.log(outputs[0]?.["predictions"]);
+ * ```
  */
 export const WorkflowRunResult = z.looseObject({
   outputs: z.array(z.record(z.string(), z.unknown())),

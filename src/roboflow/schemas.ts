@@ -220,6 +220,12 @@ export type DeploymentLogEntry = z.infer<typeof DeploymentLogEntry>;
  * project, which is also the expected answer when a retry follows a 5xx that came after the image was
  * stored: either way the image is there. `id` is missing only if Roboflow answered a duplicate with a
  * 409 that does not name the image.
+ *
+ * @example
+ * ```ts
+ * const { id, duplicate } = await rf.images.upload("widgets", { file: "./w.jpg" });
+ * if (duplicate) console.log(`already in the project as ${id ?? "an image Roboflow did not name"}`);
+ * ```
  */
 export type UploadedImage =
   | { readonly id: string; readonly duplicate: false }
@@ -231,7 +237,7 @@ export const ImageUploadResponse: z.ZodType<UploadedImage> = z.union([
   z.looseObject({ id: z.string() }).transform((r): UploadedImage => ({ id: r.id, duplicate: false })),
 ]);
 
-/** One box of an image's annotation, in pixels (`x`, `y` the centre). */
+/** One box of an image's annotation, in pixels (`x`, `y` the centre). @example `image.annotation?.boxes?.map((b) => b.label)` */
 export const AnnotationBox = z.looseObject({
   label: z.string(),
   x: z.number(),
@@ -241,7 +247,7 @@ export const AnnotationBox = z.looseObject({
 });
 export type AnnotationBox = z.infer<typeof AnnotationBox>;
 
-/** An image as `GET /{ws}/{proj}/images/{id}` gives it. */
+/** An image as `GET /{ws}/{proj}/images/{id}` gives it. @example `const { split, tags, urls } = await rf.images.get("widgets", id)` */
 export const ImageDetail = z.looseObject({
   id: z.string(),
   name: z.string().optional(),

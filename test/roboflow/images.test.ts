@@ -246,6 +246,22 @@ describe("rf.images.upload", () => {
     expect(emu.requests).toHaveLength(0);
   });
 
+  it("cuts a stream off with InvalidArgumentError once it passes 20 MB, the project left without it", async () => {
+    const { emu, rf } = await setup();
+    const chunk = Buffer.alloc(1024 * 1024);
+    const endless = Readable.from((function* () {
+      yield png(8, 8, 4);
+      for (let i = 0; i < 21; i++) yield chunk;
+    })());
+    const error = await failure(rf.images.upload("widgets", { file: endless, name: "endless.png" }));
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as InvalidArgumentError).hint).toMatch(/20 MB/);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The body was cut mid-way: the emulator never saw a whole request to answer.
+    expect(emu.requests).toHaveLength(0);
+    expect(emu.app.images.size).toBe(0);
+  });
+
   it("types the server's 413 for an image over its limit, with the same hint, and does not retry it", async () => {
     const { emu, rf } = await setup({}, { maxImageBytes: 1024 });
     // Bytes after IEND are ignored by image readers: a valid PNG made big.

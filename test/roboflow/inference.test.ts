@@ -3,6 +3,7 @@
  * predictions of every kind, one threshold scale, and every row of the reference's "Inference errors"
  * list, each as its typed class with `service: "inference"`.
  */
+import { Readable } from "node:stream";
 import { request } from "undici";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
@@ -533,6 +534,18 @@ describe("rf.workflows.run", () => {
       await rf.close();
       await server.close();
     }
+  });
+
+  it("refuses a stream that passes 15 MB while it is read, before any request", async () => {
+    const { emu, rf } = await setup();
+    const chunk = Buffer.alloc(1024 * 1024);
+    const endless = Readable.from((function* () {
+      for (;;) yield chunk;
+    })());
+    const error = await failure(rf.workflows.run("detect-widgets", { image: { file: endless } }));
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as InvalidArgumentError).message).toMatch(/over the limit of 15\.0 MB/);
+    expect(emu.requests).toHaveLength(0);
   });
 
   it.each([

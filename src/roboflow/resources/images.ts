@@ -22,10 +22,10 @@ import {
   type UploadedImage,
 } from "../schemas.js";
 
-/** The dataset split an image goes to. */
+/** The dataset split an image goes to. @example `await rf.images.upload("widgets", { file, split: "test" })` */
 export type ImageSplit = "train" | "valid" | "test";
 
-/** What every upload may say about the image, besides the image itself. */
+/** What every upload may say about the image, besides the image itself. @example `{ name: "w-1.jpg", split: "train", batch: "line-3", tags: ["night"] }` */
 export interface ImageUploadOptions {
   /** The image's name in the project [the file's own name; pass one for bytes and streams]. */
   readonly name?: string | undefined;
@@ -41,6 +41,13 @@ export interface ImageUploadOptions {
 /**
  * What `images.upload` takes: the image as `file` (a path, bytes, a `Blob`/`File` or a stream, at most
  * 20 MB, checked before sending) or as `url` (a public http(s) URL that Roboflow fetches itself).
+ *
+ * @example
+ * ```ts
+ * await rf.images.upload("widgets", { file: "./w-1.jpg", split: "valid", tags: ["line-3"], metadata: { cam: 2 } });
+ * await rf.images.upload("widgets", { file: jpegBytes, name: "w-2.jpg" });
+ * await rf.images.upload("widgets", { url: "https://cdn.example.com/w-3.jpg", batch: "cdn" });
+ * ```
  */
 export type ImageUploadParams = ImageUploadOptions &
   (
@@ -48,7 +55,15 @@ export type ImageUploadParams = ImageUploadOptions &
     | { readonly url: string; readonly file?: undefined; readonly contentType?: undefined }
   );
 
-/** What `images.annotate` takes. */
+/**
+ * What `images.annotate` takes.
+ *
+ * @example
+ * ```ts
+ * await rf.images.annotate("widgets", id, { annotation: "0 0.5 0.5 0.2 0.3", name: "w-1.txt", labelmap: ["widget"] });
+ * await rf.images.annotate("widgets", id, { annotation: vocXml, name: "w-1.xml", overwrite: true });
+ * ```
+ */
 export interface AnnotateParams {
   /** The annotation file's text (VOC XML, YOLO txt, COCO JSON...), or an object, sent as its JSON. */
   readonly annotation: string | Readonly<Record<string, unknown>>;
@@ -65,7 +80,14 @@ export interface AnnotateParams {
   readonly waitTimeout?: number | undefined;
 }
 
-/** What `images.setMetadata` takes: at least one change; a key or tag may not be both set and removed. */
+/**
+ * What `images.setMetadata` takes: at least one change; a key or tag may not be both set and removed.
+ *
+ * @example
+ * ```ts
+ * await rf.images.setMetadata(id, { metadata: { reviewed: true }, removeMetadata: ["draft"], addTags: ["ok"] });
+ * ```
+ */
 export interface ImageMetadataParams {
   /** Keys to set (upserted). */
   readonly metadata?: Readonly<Record<string, unknown>> | undefined;

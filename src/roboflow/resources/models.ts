@@ -7,7 +7,14 @@ import { prepareImage, threshold, type ImageInput } from "../image-input.js";
 import { pathOf } from "../paths.js";
 import { PredictResponse, type PredictResult } from "../predictions.js";
 
-/** How `models.predict` asks. Thresholds are fractions from 0 to 1, whatever scale the host reads. */
+/**
+ * How `models.predict` asks. Thresholds are fractions from 0 to 1, whatever scale the host reads.
+ *
+ * @example
+ * ```ts
+ * await rf.models.predict("widgets/2", "./w.jpg", { confidence: 0.6, overlap: 0.3, classes: ["widget"], maxDetections: 10 });
+ * ```
+ */
 export interface PredictOptions {
   /** Predictions below this confidence are left out [the host's default, 0.4]. */
   readonly confidence?: number | undefined;

@@ -29,15 +29,20 @@ export interface WorkflowUpdateParams {
 /**
  * An image input of a Workflow: a file (a path, bytes, a `Blob` or a stream; read and sent as base64,
  * at most 15 MB so the body stays under the host's 20 MB) or a URL the host fetches. A list of them is a batch.
+ *
+ * @example
+ * ```ts
+ * await rf.workflows.run("detect-widgets", { image: [{ file: "./a.jpg" }, { url: "https://cdn.example.com/b.jpg" }] });
+ * ```
  */
 export type WorkflowImage =
   | { readonly file: FileInput; readonly filename?: string | undefined }
   | { readonly url: string };
 
-/** A Workflow's inputs by name: images (as `WorkflowImage`, or already `{type, value}`) and parameters. */
+/** A Workflow's inputs by name: images (as `WorkflowImage`, or already `{type, value}`) and parameters. @example `{ image: { file: "./a.jpg" }, threshold: 0.6 }` */
 export type WorkflowInputs = Readonly<Record<string, unknown>>;
 
-/** How `workflows.run` runs. */
+/** How `workflows.run` runs. @example `await rf.workflows.run("detect-widgets", inputs, { disableSinks: true })` */
 export interface WorkflowRunOptions {
   /** Outputs to leave out of the answer. */
   readonly excludedFields?: readonly string[] | undefined;
