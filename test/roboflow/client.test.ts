@@ -147,6 +147,15 @@ describe("Roboflow client: where its three services live", () => {
     expect(given.inferenceUrl).toBe("https://detect.roboflow.com");
   });
 
+  it("refuses a service URL that is not an absolute http(s) URL, naming the option or variable it came from", () => {
+    clear();
+    expect(() => new Roboflow({ apiKey: "k", inferenceUrl: "serverless.roboflow.com" })).toThrow(/Invalid option inferenceUrl/);
+    expect(() => new Roboflow({ apiKey: "k", deploymentsUrl: "https://roboflow.cloud/?x=1" })).toThrow(/Invalid option deploymentsUrl/);
+    vi.stubEnv("ROBOFLOW_INFERENCE_URL", "ftp://models.example.com");
+    expect(() => new Roboflow({ apiKey: "k" })).toThrow(/Invalid option ROBOFLOW_INFERENCE_URL/);
+    expect(() => new Roboflow({ apiKey: "k", inferenceUrl: "not a url" })).toThrow(InvalidArgumentError);
+  });
+
   it("reaches every service of an emulator given only its baseUrl", async () => {
     clear();
     const { emu } = await setup();
