@@ -134,7 +134,9 @@ export class ImagesResource {
   /**
    * `POST /dataset/{proj}/annotate/{id}`. "Already annotated" (409, or 400 in older answers) is a
    * `ConflictError` whose hint says to pass `overwrite: true`. A 404 is polled through for up to
-   * `waitTimeout` ms (a fresh id takes a moment to appear), then thrown.
+   * `waitTimeout` ms (a fresh id takes a moment to appear), then thrown: Roboflow's 404 does not say
+   * whether the id is fresh or wrong, so a wrong one costs that wait too (pass `waitTimeout: 0` for ids
+   * known to be old).
    */
   annotate(project: string, imageId: string, params: AnnotateParams, options?: RequestOptions): APIPromise<Acknowledgement> {
     const once = (callOptions: RequestOptions | undefined): APIPromise<Acknowledgement> =>
