@@ -149,6 +149,18 @@ describe("rf.images.upload", () => {
     expect([...emu.app.images.values()].map((i) => i.hash)).toEqual([sha256(IMAGE)]);
   });
 
+  it("does not repeat an upload whose connection was lost after sending, and calling again is safe: a duplicate with the id", async () => {
+    const { emu, rf } = await setup();
+    emu.inject("reset", { path: "/dataset/widgets/upload" });
+    const lost = await failure(rf.images.upload("widgets", { file: IMAGE, name: "a.png" }));
+    expect(lost).toMatchObject({ code: "CONNECTION_ERROR", retryable: false, attempts: 1 });
+    expect(emu.app.images.size).toBe(1); // Roboflow stored it; only the answer was lost
+
+    const again = await rf.images.upload("widgets", { file: IMAGE, name: "a.png" });
+    expect(again).toEqual({ id: [...emu.app.images.keys()][0], duplicate: true });
+    expect(emu.app.images.size).toBe(1);
+  });
+
   it("types the flat {\"error\": \"Unknown error\"} 500 a ServerError and retries it a bounded number of times, never crashing", async () => {
     const { emu, rf } = await setup({ maxRetries: 2 });
     emu.inject("serverError", { path: "/dataset/widgets/upload", count: 3 });
