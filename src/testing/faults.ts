@@ -36,8 +36,8 @@ export const FAULT_NAMES: readonly FaultName[] = [
 const HTTP_FAULTS: ReadonlySet<FaultName> = new Set<HttpFaultName>(["rateLimit", "serverError", "gatewayTimeout", "locked", "serviceUnavailable"]);
 
 /** Whether a fault is an answer the app phrases in its API's own form, given before the app sees the request. */
-export function isHttpFault(fault: FaultName | undefined): fault is HttpFaultName {
-  return fault !== undefined && HTTP_FAULTS.has(fault);
+export function isHttpFault(fault: FaultName | "outage" | undefined): fault is HttpFaultName {
+  return fault !== undefined && fault !== "outage" && HTTP_FAULTS.has(fault);
 }
 
 /** Fault rates by name: 0.1 injects that fault into about one request in ten. */

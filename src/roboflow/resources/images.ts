@@ -278,6 +278,8 @@ function acceptDuplicate(error: unknown): ApiResponse<UploadedImage> {
     requestId: error.requestId,
     rateLimit: error.rateLimit,
     attempts: error.attempts,
+    // An error does not record how long its call queued for rate-limit slots.
+    queuedMs: 0,
   };
 }
 
