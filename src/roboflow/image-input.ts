@@ -52,8 +52,12 @@ const IMAGE_TYPES: Readonly<Record<string, string>> = {
   ".heif": "image/heif",
 };
 
+/** What to do about a Workflow image over its limit. */
+export const WORKFLOW_IMAGE_HINT =
+  "A Workflow takes its images as base64 in a body of at most 20 MB, so 15 MB of image at most: shrink it, or pass { url } for the host to fetch.";
+
 /** Checks an image before anything is sent: its form, its size (up to `maxBytes`), a URL's shape. */
-export async function prepareImage(input: ImageInput, maxBytes = ROBOFLOW_MAX_IMAGE_BYTES): Promise<PreparedImage> {
+export async function prepareImage(input: ImageInput, maxBytes = ROBOFLOW_MAX_IMAGE_BYTES, tooBigHint = IMAGE_LIMIT_HINT): Promise<PreparedImage> {
   if (input === null || input === undefined) throw new InvalidArgumentError("An image is required: a path, bytes, a Blob, a stream, or { url }");
   if (isUrlInput(input)) return { kind: "url", url: checkedUrl(input.url) };
   const param = isFileParam(input) ? input : { file: input as FileInput };
@@ -62,7 +66,7 @@ export async function prepareImage(input: ImageInput, maxBytes = ROBOFLOW_MAX_IM
   }
   const named = param.filename ?? (typeof param.file === "string" ? param.file : undefined);
   const contentType = param.contentType ?? (named === undefined ? undefined : IMAGE_TYPES[extname(named).toLowerCase()]);
-  const file = await prepareFile({ file: param.file, filename: param.filename, contentType }, maxBytes, IMAGE_LIMIT_HINT);
+  const file = await prepareFile({ file: param.file, filename: param.filename, contentType }, maxBytes, tooBigHint);
   return { kind: "file", file };
 }
 

@@ -544,7 +544,8 @@ describe("rf.workflows.run", () => {
     })());
     const error = await failure(rf.workflows.run("detect-widgets", { image: { file: endless } }));
     expect(error).toBeInstanceOf(InvalidArgumentError);
-    expect((error as InvalidArgumentError).message).toMatch(/over the limit of 15\.0 MB/);
+    expect((error as InvalidArgumentError).message).toMatch(/^The stream is over 15 MB/);
+    expect((error as InvalidArgumentError).hint).toMatch(/15 MB of image at most.*\{ url \}/);
     expect(emu.requests).toHaveLength(0);
   });
 

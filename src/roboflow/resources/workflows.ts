@@ -3,7 +3,7 @@ import { InvalidArgumentError } from "../../core/errors.js";
 import type { RequestOptions, RequestSpec } from "../../core/transport.js";
 import type { FileInput } from "../../core/upload.js";
 import type { Roboflow } from "../client.js";
-import { WORKFLOW_MAX_IMAGE_BYTES, prepareImage, readAll } from "../image-input.js";
+import { WORKFLOW_IMAGE_HINT, WORKFLOW_MAX_IMAGE_BYTES, prepareImage, readAll } from "../image-input.js";
 import { pathOf } from "../paths.js";
 import { WorkflowRunResult } from "../predictions.js";
 import { Acknowledgement, WorkflowList, WorkflowResponse, type Workflow, type WorkflowSummary } from "../schemas.js";
@@ -146,7 +146,7 @@ export class WorkflowsResource {
 async function wireInput(value: unknown): Promise<unknown> {
   if (Array.isArray(value)) return Promise.all(value.map(wireInput));
   if (!isImageShape(value)) return value;
-  const image = await prepareImage(value as WorkflowImage, WORKFLOW_MAX_IMAGE_BYTES);
+  const image = await prepareImage(value as WorkflowImage, WORKFLOW_MAX_IMAGE_BYTES, WORKFLOW_IMAGE_HINT);
   if (image.kind === "url") return { type: "url", value: image.url };
   return { type: "base64", value: (await readAll(image.file)).toString("base64") };
 }
