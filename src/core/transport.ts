@@ -490,8 +490,11 @@ export class Transport {
     for (const [name, value] of Object.entries(this.#config.defaultQuery ?? {})) url.searchParams.set(name, value);
     if (spec.query !== undefined) {
       for (const [name, value] of Object.entries(spec.query)) {
-        if (Array.isArray(value)) for (const item of value) url.searchParams.append(name, String(item));
-        else if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
+        if (Array.isArray(value)) {
+          // The call's own list replaces a default of the same name, as a single value does.
+          url.searchParams.delete(name);
+          for (const item of value) url.searchParams.append(name, String(item));
+        } else if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
       }
     }
     if (spec.anonymous !== true) {

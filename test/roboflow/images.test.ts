@@ -60,6 +60,13 @@ describe("rf.images.upload", () => {
     expect(emu.requests[0]?.headers["content-type"]).toMatch(/^multipart\/form-data; boundary=/);
   });
 
+  it("sends the call's tags in place of a client's default tag, keeping its other defaults", async () => {
+    const { emu, rf } = await setup({ defaultQuery: { tag: "from-client", source: "etl" } });
+    await rf.images.upload("widgets", { file: IMAGE, name: "a.png", tags: ["a", "b"] });
+    await rf.images.upload("widgets", { file: png(4, 4, 8), name: "b.png" });
+    expect(emu.requests.map((r) => r.query)).toEqual(["source=etl&tag=a&tag=b&api_key=***", "tag=from-client&source=etl&api_key=***"]);
+  });
+
   it("uploads bytes under the given name with metadata, and a one-shot stream too", async () => {
     const { emu, rf } = await setup();
     const first = await rf.images.upload("acme/widgets", { file: IMAGE, name: "from-bytes.png", metadata: { camera: "cam-2", shift: 3 } });
