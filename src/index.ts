@@ -5,7 +5,13 @@ import "./node-check.js";
 
 // Clients
 export { Anyformat, ANYFORMAT_BASE_URL, ANYFORMAT_MAX_FILE_BYTES, type AnyformatOptions } from "./anyformat/client.js";
-export { Roboflow, ROBOFLOW_BASE_URL, ROBOFLOW_DEPLOYMENTS_URL, type RoboflowOptions } from "./roboflow/client.js";
+export {
+  Roboflow,
+  ROBOFLOW_BASE_URL,
+  ROBOFLOW_DEPLOYMENTS_URL,
+  ROBOFLOW_INFERENCE_URL,
+  type RoboflowOptions,
+} from "./roboflow/client.js";
 
 // What every call returns and takes
 export { APIPromise, type ApiResponse } from "./core/api-promise.js";
@@ -55,12 +61,36 @@ export type {
 } from "./roboflow/resources/workflows.js";
 export type { DeploymentCreateParams, DeploymentLogParams } from "./roboflow/resources/deployments.js";
 export type {
+  AnnotateParams,
+  ImageMetadataParams,
+  ImageSplit,
+  ImageUploadOptions,
+  ImageUploadParams,
+} from "./roboflow/resources/images.js";
+export type { PredictOptions } from "./roboflow/resources/models.js";
+export type { WorkflowImage, WorkflowInputs, WorkflowRunOptions } from "./roboflow/resources/workflows.js";
+export { ROBOFLOW_MAX_IMAGE_BYTES, type ImageInput } from "./roboflow/image-input.js";
+export type {
+  ClassificationResult,
+  ClassPrediction,
+  DetectionPrediction,
+  DetectionResult,
+  ImageSize,
+  Keypoint,
+  MultiLabelResult,
+  PolygonPoint,
+  PredictResult,
+  WorkflowRunResult,
+} from "./roboflow/predictions.js";
+export type {
   Acknowledgement,
   Deployment,
   DeploymentLogEntry,
   ExportPreparing,
   ExportReady,
   ExportStatus,
+  AnnotationBox,
+  ImageDetail,
   MachineType,
   ProjectCreated,
   ProjectDetail,
@@ -68,6 +98,7 @@ export type {
   TrashItem,
   TrashItemType,
   TrashList,
+  UploadedImage,
   Version,
   VersionDetail,
   VersionGenerated,

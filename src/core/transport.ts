@@ -46,7 +46,10 @@ export interface OutgoingBody {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-export type Query = Readonly<Record<string, string | number | boolean | undefined | null>>;
+type QueryValue = string | number | boolean;
+
+/** Query parameters; a list repeats its name once per item (`tag=a&tag=b`), in order. */
+export type Query = Readonly<Record<string, QueryValue | readonly QueryValue[] | undefined | null>>;
 
 /** One call, as a resource describes it. */
 export interface RequestSpec<T> {
@@ -66,6 +69,8 @@ export interface RequestSpec<T> {
   readonly baseUrl?: string | undefined;
   /** Which service answers, recorded on its errors. */
   readonly service?: string | undefined;
+  /** How that service phrases its errors, when it is not the client's dialect (a second service's own form). */
+  readonly dialect?: Dialect | undefined;
   /** The call needs no credentials (a health check): none are sent, and none are required. */
   readonly anonymous?: boolean | undefined;
   /**
@@ -441,7 +446,8 @@ export class Transport {
 
   #apiError(call: Call<unknown>, attempt: number, status: number, headers: Record<string, string>, text: string): ApiError {
     const { spec } = call;
-    const source = { dialect: this.#config.dialect, redactor: this.redactor, method: spec.method, url: call.url, service: spec.service, attempts: attempt };
+    const dialect = spec.dialect ?? this.#config.dialect;
+    const source = { dialect, redactor: this.redactor, method: spec.method, url: call.url, service: spec.service, attempts: attempt };
     try {
       return apiErrorFrom({ status, headers, text }, source);
     } catch {
@@ -484,7 +490,11 @@ export class Transport {
     for (const [name, value] of Object.entries(this.#config.defaultQuery ?? {})) url.searchParams.set(name, value);
     if (spec.query !== undefined) {
       for (const [name, value] of Object.entries(spec.query)) {
-        if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
+        if (Array.isArray(value)) {
+          // The call's own list replaces a default of the same name, as a single value does.
+          url.searchParams.delete(name);
+          for (const item of value) url.searchParams.append(name, String(item));
+        } else if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
       }
     }
     if (spec.anonymous !== true) {

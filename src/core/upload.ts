@@ -45,14 +45,15 @@ const DEFAULT_FILENAME = "file";
  * up front (a path, bytes, a blob, a stream read from a file) over the limit is refused before a byte is
  * sent. Any other stream's size is unknown until it has been read, so it is counted as it is sent and cut
  * off as it crosses `maxBytes`: the server gets at most `maxBytes` of it, and an incomplete request.
+ * `tooBigHint` says what to do about a file over the limit, in the API's own terms [split or compress the document].
  */
-export async function prepareFile(param: FileParam, maxBytes: number): Promise<PreparedFile> {
+export async function prepareFile(param: FileParam, maxBytes: number, tooBigHint = SPLIT_HINT): Promise<PreparedFile> {
   if (param === null || typeof param !== "object" || !("file" in param) || param.file == null) {
     throw new InvalidArgumentError("A file is required: pass { file } with a path, bytes, a Blob or a stream");
   }
   const { file } = param;
   const tooBig = (size: number): InvalidArgumentError =>
-    new InvalidArgumentError(`The file is ${sizeOver(size, maxBytes)}`, { hint: SPLIT_HINT });
+    new InvalidArgumentError(`The file is ${sizeOver(size, maxBytes)}`, { hint: tooBigHint });
   const typed = (filename: string): { filename: string; contentType: string } => ({
     filename,
     contentType: param.contentType ?? contentTypeOf(filename),
@@ -99,7 +100,7 @@ export async function prepareFile(param: FileParam, maxBytes: number): Promise<P
       open: () => {
         if (opened) throw new InvalidArgumentError("A stream can be uploaded only once");
         opened = true;
-        return capped(file as AsyncIterable<Uint8Array | string>, maxBytes);
+        return capped(file as AsyncIterable<Uint8Array | string>, maxBytes, tooBigHint);
       },
     };
   }
@@ -170,7 +171,7 @@ async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
  * A stream counted as it is sent. The chunk that would cross `maxBytes` is not sent: the upload fails
  * there, with the request cut off, and the server never sees more than `maxBytes` of the file.
  */
-async function* capped(source: AsyncIterable<Uint8Array | string>, maxBytes: number): AsyncGenerator<Uint8Array> {
+async function* capped(source: AsyncIterable<Uint8Array | string>, maxBytes: number, hint: string): AsyncGenerator<Uint8Array> {
   let size = 0;
   for await (const chunk of source) {
     const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
@@ -179,7 +180,7 @@ async function* capped(source: AsyncIterable<Uint8Array | string>, maxBytes: num
       // All that is known is that it is over: how far over, only the rest of the stream could say.
       throw new InvalidArgumentError(
         `The stream is over ${formatLimit(maxBytes)}, the limit for one file: its upload was cut off there`,
-        { hint: SPLIT_HINT },
+        { hint },
       );
     }
     yield bytes;

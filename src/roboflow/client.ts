@@ -1,24 +1,28 @@
 import type * as z from "zod";
 import type { APIPromise } from "../core/api-promise.js";
-import { ApiClient, baseUrlFrom, checkApiKey, checkClientOptions, setting } from "../core/client.js";
+import { ApiClient, baseUrlFrom, checkApiKey, checkBaseUrl, checkClientOptions, setting } from "../core/client.js";
 import { CredentialsError, InvalidArgumentError, type FaultlineError } from "../core/errors.js";
 import type { ClientOptions, Query, RequestOptions, RequestSpec } from "../core/transport.js";
 import { roboflowDialect } from "./dialect.js";
+import { ROBOFLOW_BASE_URL, resolveHosts } from "./hosts.js";
+import { inferenceDialect } from "./inference-dialect.js";
 import { DeploymentsResource } from "./resources/deployments.js";
+import { ImagesResource } from "./resources/images.js";
+import { ModelsResource } from "./resources/models.js";
 import { ProjectsResource } from "./resources/projects.js";
 import { TrashResource } from "./resources/trash.js";
 import { VersionsResource } from "./resources/versions.js";
 import { WorkflowsResource } from "./resources/workflows.js";
 import { WorkspaceResource } from "./resources/workspace.js";
 
-/** Where the main API lives unless `baseUrl` or `ROBOFLOW_BASE_URL` says otherwise. */
-export const ROBOFLOW_BASE_URL = "https://api.roboflow.com";
-/** Where dedicated deployments live unless `deploymentsUrl` or `ROBOFLOW_DEPLOYMENTS_URL` says otherwise. */
-export const ROBOFLOW_DEPLOYMENTS_URL = "https://roboflow.cloud";
+export { ROBOFLOW_BASE_URL, ROBOFLOW_DEPLOYMENTS_URL, ROBOFLOW_INFERENCE_URL } from "./hosts.js";
 
 /**
- * Options for `new Roboflow(...)`: the common client options plus the default workspace and the
- * deployments service's base URL.
+ * Options for `new Roboflow(...)`: the common client options plus the default workspace and the base
+ * URLs of Roboflow's two other services. Those follow a custom `baseUrl` unless given: with `baseUrl`
+ * set to anything but https://api.roboflow.com (an emulator, a proxy), they default to
+ * `{baseUrl}/deployments` and `{baseUrl}/inference`, so a client pointed away from Roboflow never
+ * reaches a real Roboflow host it was not told to use.
  *
  * @example
  * ```ts
@@ -28,8 +32,16 @@ export const ROBOFLOW_DEPLOYMENTS_URL = "https://roboflow.cloud";
 export interface RoboflowOptions extends ClientOptions {
   /** The workspace calls use when they are not given one [env `ROBOFLOW_WORKSPACE`]. */
   readonly workspace?: string | undefined;
-  /** Base URL of the dedicated-deployments service [env `ROBOFLOW_DEPLOYMENTS_URL`, else https://roboflow.cloud]. */
+  /**
+   * Base URL of the dedicated-deployments service [env `ROBOFLOW_DEPLOYMENTS_URL`, else https://roboflow.cloud,
+   * or `{baseUrl}/deployments` when `baseUrl` is not Roboflow's].
+   */
   readonly deploymentsUrl?: string | undefined;
+  /**
+   * Base URL of the hosted-inference service that runs models and Workflows [env `ROBOFLOW_INFERENCE_URL`,
+   * else https://serverless.roboflow.com, or `{baseUrl}/inference` when `baseUrl` is not Roboflow's].
+   */
+  readonly inferenceUrl?: string | undefined;
 }
 
 /** A project named either `"proj"` (in the default workspace) or `"ws/proj"`. */
@@ -57,6 +69,8 @@ export class Roboflow extends ApiClient {
   readonly baseUrl: string;
   /** Base URL of the dedicated-deployments service. */
   readonly deploymentsUrl: string;
+  /** Base URL of the hosted-inference service (models and Workflows). */
+  readonly inferenceUrl: string;
 
   /** `GET /{ws}`. */
   readonly workspace: WorkspaceResource;
@@ -66,7 +80,11 @@ export class Roboflow extends ApiClient {
   readonly versions: VersionsResource;
   /** What is in the workspace's Trash, and taking it back. */
   readonly trash: TrashResource;
-  /** Workflows: list, get, create, update, delete. */
+  /** Dataset images: upload, annotate, get, delete, setMetadata. */
+  readonly images: ImagesResource;
+  /** Hosted models: predict, on the inference host (errors carry `service: "inference"`). */
+  readonly models: ModelsResource;
+  /** Workflows: list, get, create, update, delete; `run` on the inference host. */
   readonly workflows: WorkflowsResource;
   /** Dedicated deployments, a second service (errors carry `service: "deployments"`). */
   readonly deployments: DeploymentsResource;
@@ -74,12 +92,16 @@ export class Roboflow extends ApiClient {
   readonly #apiKey: string | undefined;
 
   constructor(options: RoboflowOptions = {}) {
-    const { workspace, deploymentsUrl } = options;
+    const { workspace, baseUrl, deploymentsUrl, inferenceUrl } = options;
     checkClientOptions(options);
     const apiKey = checkApiKey(options.apiKey, "apiKey") ?? checkApiKey(process.env["ROBOFLOW_API_KEY"], "ROBOFLOW_API_KEY");
-    const base = baseUrlFrom(options.baseUrl, "ROBOFLOW_BASE_URL", ROBOFLOW_BASE_URL);
+    const hosts = resolveHosts({
+      baseUrl: baseUrlFrom(baseUrl, "ROBOFLOW_BASE_URL", ROBOFLOW_BASE_URL),
+      deploymentsUrl: urlOption(deploymentsUrl, "deploymentsUrl", "ROBOFLOW_DEPLOYMENTS_URL"),
+      inferenceUrl: urlOption(inferenceUrl, "inferenceUrl", "ROBOFLOW_INFERENCE_URL"),
+    });
     super(options, {
-      baseUrl: base,
+      baseUrl: hosts.baseUrl,
       dialect: roboflowDialect,
       apiKey,
       authQuery: apiKey === undefined ? undefined : { api_key: apiKey },
@@ -87,14 +109,16 @@ export class Roboflow extends ApiClient {
       rateTiers: { tierOf: (spec) => spec.service ?? "api", documented: {} },
     });
     this.#apiKey = apiKey;
-    this.baseUrl = base;
-    this.deploymentsUrl =
-      setting(deploymentsUrl, process.env["ROBOFLOW_DEPLOYMENTS_URL"]) ?? ROBOFLOW_DEPLOYMENTS_URL;
+    this.baseUrl = hosts.baseUrl;
+    this.deploymentsUrl = hosts.deploymentsUrl;
+    this.inferenceUrl = hosts.inferenceUrl;
     this.defaultWorkspace = setting(workspace, process.env["ROBOFLOW_WORKSPACE"]);
     this.workspace = new WorkspaceResource(this);
     this.projects = new ProjectsResource(this);
     this.versions = new VersionsResource(this);
     this.trash = new TrashResource(this);
+    this.images = new ImagesResource(this);
+    this.models = new ModelsResource(this);
     this.workflows = new WorkflowsResource(this);
     this.deployments = new DeploymentsResource(this);
   }
@@ -117,9 +141,32 @@ export class Roboflow extends ApiClient {
     return this.#missingKey();
   }
 
-  /** @internal Sends a call, marking its errors as the main API's (deployments mark theirs). */
-  override call<T>(build: () => RequestSpec<T>, options?: RequestOptions): APIPromise<T> {
-    return super.call(() => ({ service: "api", ...build() }), options);
+  /** @internal Sends a call, marking its errors as the main API's (deployments and inference mark theirs). */
+  override call<T>(build: () => RequestSpec<T> | Promise<RequestSpec<T>>, options?: RequestOptions): APIPromise<T> {
+    return super.call(() => {
+      const spec = build();
+      return spec instanceof Promise ? spec.then((ready) => ({ service: "api", ...ready })) : { service: "api", ...spec };
+    }, options);
+  }
+
+  /**
+   * @internal A call to the inference host, read with its own error dialect. With `keyIn: "body"` the key
+   * rides in the JSON body (Workflows) and not in the URL; otherwise in the query, like the main API.
+   */
+  inferenceCall<T>(
+    build: () => RequestSpec<T> | Promise<RequestSpec<T>>,
+    options: RequestOptions | undefined,
+    keyIn: "query" | "body" = "query",
+  ): APIPromise<T> {
+    const onHost = (spec: RequestSpec<T>): RequestSpec<T> => {
+      const common = { ...spec, baseUrl: this.inferenceUrl, service: "inference", dialect: inferenceDialect };
+      if (keyIn === "query") return common;
+      return { ...common, anonymous: true, json: { ...(spec.json as object), api_key: this.#apiKey } };
+    };
+    return this.call(() => {
+      const spec = build();
+      return spec instanceof Promise ? spec.then(onHost) : onHost(spec);
+    }, options);
   }
 
   /** @internal The workspace for a call: the one given, else the client's; throws `CredentialsError` when neither. */
@@ -131,6 +178,20 @@ export class Roboflow extends ApiClient {
       });
     }
     return chosen;
+  }
+
+  /**
+   * @internal The project's slug alone, for the `/dataset/{proj}/...` routes, where the key names the
+   * workspace: `"proj"` or `"ws/proj"`, and no default workspace is needed.
+   */
+  datasetSlug(project: string): string {
+    if (typeof project !== "string" || project.trim() === "") throw new InvalidArgumentError("A project name is required");
+    const parts = project.split("/");
+    const slug = parts.at(-1);
+    if (parts.length > 2 || slug === undefined || slug === "" || parts[0] === "") {
+      throw new InvalidArgumentError(`"${project}" is not a project: expected "project" or "workspace/project"`);
+    }
+    return slug;
   }
 
   /** @internal Splits `"proj"` or `"ws/proj"` (the form `projects.list` gives as `id`). */
@@ -171,4 +232,11 @@ export class Roboflow extends ApiClient {
       hint: "Pass `apiKey` to new Roboflow({...}) or set ROBOFLOW_API_KEY.",
     });
   }
+}
+
+/** A service's URL from its option, else its environment variable, checked; `undefined` when neither is set. */
+function urlOption(option: string | undefined, name: string, envName: string): string | undefined {
+  if (option !== undefined && (typeof option !== "string" || option.trim() !== "")) return checkBaseUrl(option, name);
+  const fromEnv = process.env[envName];
+  return fromEnv === undefined || fromEnv.trim() === "" ? undefined : checkBaseUrl(fromEnv.trim(), envName);
 }

@@ -1,7 +1,9 @@
 import * as z from "zod";
 import type { Dialect, ErrorBodyFields, ErrorResponse } from "../core/dialect.js";
+import { API_REMEDIES, withRemedy } from "./remedies.js";
 
 const text = z.string().optional().catch(undefined);
+const flag = z.boolean().optional().catch(undefined);
 
 /** `{"error": {"message", "type", "hint", "status"}}`: the Graph API form. */
 const nested = z.looseObject({
@@ -14,6 +16,7 @@ const nested = z.looseObject({
   }),
   hint: text,
   error_code: text,
+  retryable: flag,
 });
 
 /** `{"error": "..."}`, or `{"error": "<code>", "message": "..."}`. */
@@ -23,24 +26,46 @@ const flat = z.looseObject({
   hint: text,
   type: text,
   error_code: text,
+  retryable: flag,
+});
+
+/** `{"message", "type", "hint"}` with no `error` at all: how annotation refusals were worded in 2023. */
+const bare = z.looseObject({
+  message: z.string(),
+  type: text,
+  hint: text,
+  error_code: text,
+  retryable: flag,
 });
 
 const SNAKE_CODE = /^[a-z][a-z0-9]*(_[a-z0-9]+)+$/;
 
-/** How Roboflow's error bodies (all three JSON forms) map to the shared error fields. */
+function readBody(json: unknown): ErrorBodyFields {
+  const n = nested.safeParse(json);
+  if (n.success) {
+    const { error, hint, error_code: errorCode, retryable } = n.data;
+    return { message: error.message, type: error.type, hint: error.hint ?? hint, errorCode, retryable };
+  }
+  const f = flat.safeParse(json);
+  if (!f.success) {
+    const b = bare.safeParse(json);
+    if (!b.success) return {};
+    const { message, type, hint, error_code: errorCode, retryable } = b.data;
+    return { message, type, hint, errorCode, retryable };
+  }
+  const { error, message, hint, type, error_code: errorCode, retryable } = f.data;
+  // `{"error": "model_eval_not_found", "message": "..."}`: the error is a code, the message the words.
+  if (message !== undefined && SNAKE_CODE.test(error)) return { message, type: type ?? error, hint, errorCode, retryable };
+  return { message: error, detail: message, type, hint, errorCode, retryable };
+}
+
+/**
+ * How Roboflow's error bodies (nested, flat, and the older bare `{message}`) map to the shared error fields. A top-level
+ * `retryable` (the image-URL 502 sends one) is the body's own verdict; known failures get a hint.
+ */
 export const roboflowDialect: Dialect = {
   name: "roboflow",
   readErrorBody(response: ErrorResponse): ErrorBodyFields {
-    const n = nested.safeParse(response.json);
-    if (n.success) {
-      const { error, hint, error_code: errorCode } = n.data;
-      return { message: error.message, type: error.type, hint: error.hint ?? hint, errorCode };
-    }
-    const f = flat.safeParse(response.json);
-    if (!f.success) return {};
-    const { error, message, hint, type, error_code: errorCode } = f.data;
-    // `{"error": "model_eval_not_found", "message": "..."}`: the error is a code, the message the words.
-    if (message !== undefined && SNAKE_CODE.test(error)) return { message, type: type ?? error, hint, errorCode };
-    return { message: error, detail: message, type, hint, errorCode };
+    return withRemedy(API_REMEDIES, response.status, readBody(response.json));
   },
 };

@@ -210,3 +210,70 @@ export type MachineType = z.infer<typeof MachineType>;
 /** One deployment log line. */
 export const DeploymentLogEntry = z.looseObject({});
 export type DeploymentLogEntry = z.infer<typeof DeploymentLogEntry>;
+
+// ---------------------------------------------------------------------------------------------
+// Dataset images
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * What an upload resolves to. `duplicate` is true when Roboflow already had these exact bytes in the
+ * project, which is also the expected answer when a retry follows a 5xx that came after the image was
+ * stored: either way the image is there. `id` is missing only if Roboflow answered a duplicate with a
+ * 409 that does not name the image.
+ *
+ * @example
+ * ```ts
+ * const { id, duplicate } = await rf.images.upload("widgets", { file: "./w.jpg" });
+ * if (duplicate) console.log(`already in the project as ${id ?? "an image Roboflow did not name"}`);
+ * ```
+ */
+export type UploadedImage =
+  | { readonly id: string; readonly duplicate: false }
+  | { readonly id: string | undefined; readonly duplicate: true };
+
+/** `POST /dataset/{proj}/upload`: `{success: true, id}` for a new image, `{duplicate: true, id}` for a known one. */
+export const ImageUploadResponse: z.ZodType<UploadedImage> = z.union([
+  z.looseObject({ duplicate: z.literal(true), id: z.string().optional() }).transform((r): UploadedImage => ({ id: r.id, duplicate: true })),
+  z.looseObject({ id: z.string() }).transform((r): UploadedImage => ({ id: r.id, duplicate: false })),
+]);
+
+/** One box of an image's annotation, in pixels (`x`, `y` the centre). @example `image.annotation?.boxes?.map((b) => b.label)` */
+export const AnnotationBox = z.looseObject({
+  label: z.string(),
+  x: z.number(),
+  y: z.number(),
+  width: z.number(),
+  height: z.number(),
+});
+export type AnnotationBox = z.infer<typeof AnnotationBox>;
+
+/** An image as `GET /{ws}/{proj}/images/{id}` gives it. @example `const { split, tags, urls } = await rf.images.get("widgets", id)` */
+export const ImageDetail = z.looseObject({
+  id: z.string(),
+  name: z.string().optional(),
+  annotation: z
+    .looseObject({
+      key: z.string().optional(),
+      width: z.number().optional(),
+      height: z.number().optional(),
+      boxes: z.array(AnnotationBox).optional(),
+    })
+    .nullable()
+    .optional(),
+  labels: z.array(z.string()).optional(),
+  split: z.string().optional(),
+  tags: z.array(z.string()).optional(),
+  created: z.unknown().optional(),
+  urls: z.looseObject({ original: z.string().optional(), thumb: z.string().optional(), annotation: z.string().optional() }).optional(),
+  embedding: z.unknown().optional(),
+});
+export type ImageDetail = z.infer<typeof ImageDetail>;
+
+/** `GET /{ws}/{proj}/images/{id}`: `{image: {...}}`. */
+export const ImageResponse = z.looseObject({ image: ImageDetail });
+
+/** A delete answers 204 with no body (documented) or 200 with counts (seen): both are success; `{}` for the 204. */
+export const ImagesDeleted = z
+  .looseObject({})
+  .optional()
+  .transform((r): Readonly<Record<string, unknown>> => r ?? {});

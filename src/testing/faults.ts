@@ -1,4 +1,4 @@
-import type { EmulatorRequest } from "./types.js";
+import type { EmulatorRequest, HttpFaultName } from "./types.js";
 import { mulberry32 } from "./random.js";
 
 /** Every fault an emulator can inject. */
@@ -10,9 +10,16 @@ export type FaultName =
   | "reset"
   | "slowHeaders"
   | "truncatedBody"
-  | "locked";
+  | "locked"
+  | "serviceUnavailable"
+  | "badGatewayAfterWrite";
 
-/** The faults in the order rates are laid out on [0, 1): fixed, so a seed always gives the same run. */
+/**
+ * The faults in the order rates are laid out on [0, 1): fixed, so a seed always gives the same run (new
+ * faults go at the end). `serviceUnavailable` is a 503 with `Retry-After` in the API's own form (Roboflow's
+ * inference host: "model not ready"); `badGatewayAfterWrite` lets the app act on the request, then answers
+ * an HTML 502 in its place, as an edge does when the upstream stored an upload but its answer was lost.
+ */
 export const FAULT_NAMES: readonly FaultName[] = [
   "rateLimit",
   "serverError",
@@ -22,7 +29,16 @@ export const FAULT_NAMES: readonly FaultName[] = [
   "slowHeaders",
   "truncatedBody",
   "locked",
+  "serviceUnavailable",
+  "badGatewayAfterWrite",
 ];
+
+const HTTP_FAULTS: ReadonlySet<FaultName> = new Set<HttpFaultName>(["rateLimit", "serverError", "gatewayTimeout", "locked", "serviceUnavailable"]);
+
+/** Whether a fault is an answer the app phrases in its API's own form, given before the app sees the request. */
+export function isHttpFault(fault: FaultName | "outage" | undefined): fault is HttpFaultName {
+  return fault !== undefined && fault !== "outage" && HTTP_FAULTS.has(fault);
+}
 
 /** Fault rates by name: 0.1 injects that fault into about one request in ten. */
 export type FaultRates = Partial<Record<FaultName, number>>;

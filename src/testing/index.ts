@@ -26,8 +26,13 @@ export {
   ROBOFLOW_EMULATOR_WORKSPACE,
   ROBOFLOW_HTML_502,
   createRoboflowApp,
+  type RoboflowAnnotationRecord,
+  type RoboflowAnswerForms,
   type RoboflowApp,
   type RoboflowEmulatorOptions,
+  type RoboflowImageRecord,
+  type RoboflowModelFault,
+  type RoboflowRemoteImage,
 } from "./roboflow/app.js";
 export { ManualClock } from "./clock.js";
 export type { Clock, EmulatorApp, EmulatorRequest, EmulatorResponse, HttpFaultName } from "./types.js";

@@ -2,6 +2,7 @@
 // without it.
 import type { HttpHandler } from "msw";
 import { createAnyformatApp, type AnyformatEmulatorOptions } from "./anyformat/app.js";
+import { resolveHosts } from "../roboflow/hosts.js";
 import { createRoboflowApp, type RoboflowEmulatorOptions } from "./roboflow/app.js";
 import type { EmulatorApp, EmulatorResponse } from "./types.js";
 
@@ -11,25 +12,33 @@ export type MswHandlersOptions =
   | ({
       readonly api: "roboflow";
       readonly baseUrl?: string | undefined;
-      /** Where the dedicated-deployments service is mocked [https://roboflow.cloud]. */
+      /**
+       * Where the dedicated-deployments service is mocked [https://roboflow.cloud; `{baseUrl}/deployments`
+       * when `baseUrl` is not Roboflow's, as the client derives it].
+       */
       readonly deploymentsUrl?: string | undefined;
+      /**
+       * Where the inference host is mocked [https://serverless.roboflow.com; `{baseUrl}/inference` when
+       * `baseUrl` is not Roboflow's].
+       */
+      readonly inferenceUrl?: string | undefined;
     } & RoboflowEmulatorOptions);
 
 const DEFAULT_BASE: Readonly<Record<"anyformat" | "roboflow", string>> = {
   anyformat: "https://api.anyformat.ai",
   roboflow: "https://api.roboflow.com",
 };
-const DEFAULT_DEPLOYMENTS = "https://roboflow.cloud";
-/** Where the Roboflow emulator serves the deployments service, below its own root. */
+/** Where the Roboflow emulator serves its two other services, below its own root. */
 const DEPLOYMENTS_PREFIX = "/deployments";
+const INFERENCE_PREFIX = "/inference";
 
 /**
  * msw request handlers backed by the same in-memory emulator that `startEmulator` serves, for users
  * who mock with msw (3 or later). msw is imported lazily, so it is needed only by those who call this.
  * Every call makes a fresh emulator; the handlers answer everything under `baseUrl` (the API's real
  * one by default; a path in it is allowed) and hold its state between requests. Roboflow's handlers also
- * answer the dedicated-deployments service at `deploymentsUrl` [https://roboflow.cloud]. Faults are
- * not injected here: for those, use `startEmulator`.
+ * answer the dedicated-deployments service at `deploymentsUrl` and the inference host at `inferenceUrl`,
+ * defaulting as the client does. Faults are not injected here: for those, use `startEmulator`.
  *
  * faultline sends with undici's `request()`, which msw's `setupServer` does not see: it intercepts
  * `http`, `fetch` and `XMLHttpRequest`, not undici's own sockets. Register the handlers on a network of
@@ -85,10 +94,15 @@ export async function createMswHandlers(options: MswHandlersOptions): Promise<Ht
     const { api: _api, baseUrl: _base, ...appOptions } = options;
     return [serve(createAnyformatApp({ ...appOptions, baseUrl: base }), base)];
   }
-  const { api: _api, baseUrl: _base, deploymentsUrl, ...appOptions } = options;
+  const { api: _api, baseUrl, deploymentsUrl, inferenceUrl, ...appOptions } = options;
+  const hosts = resolveHosts({ baseUrl, deploymentsUrl, inferenceUrl });
   const app = createRoboflowApp({ ...appOptions, baseUrl: base });
-  // The deployments service first: its URL may lie below the main API's.
-  return [serve(app, trimmed(deploymentsUrl ?? DEFAULT_DEPLOYMENTS), DEPLOYMENTS_PREFIX), serve(app, base)];
+  // The other services first: their URLs may lie below the main API's.
+  return [
+    serve(app, trimmed(hosts.deploymentsUrl), DEPLOYMENTS_PREFIX),
+    serve(app, trimmed(hosts.inferenceUrl), INFERENCE_PREFIX),
+    serve(app, base),
+  ];
 }
 
 function trimmed(url: string): string {

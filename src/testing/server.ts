@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { createAnyformatApp, type AnyformatApp, type AnyformatEmulatorOptions } from "./anyformat/app.js";
 import { createRoboflowApp, type RoboflowApp, type RoboflowEmulatorOptions } from "./roboflow/app.js";
 import { ROBOFLOW_HTML_502 } from "./roboflow/responses.js";
-import { FaultPlan, type FaultName, type FaultRates, type InjectOptions, type OutageOptions } from "./faults.js";
+import { FaultPlan, isHttpFault, type FaultName, type FaultRates, type InjectOptions, type OutageOptions } from "./faults.js";
 import type { Clock, EmulatorApp, EmulatorRequest, EmulatorResponse } from "./types.js";
 
 /** One request the emulator saw, credentials masked. */
@@ -51,6 +51,8 @@ export interface Emulator<A extends EmulatorApp = EmulatorApp> {
   readonly url: string;
   /** For Roboflow: the dedicated-deployments service's base URL. */
   readonly deploymentsUrl: string;
+  /** For Roboflow: the inference host's base URL (models and Workflows). */
+  readonly inferenceUrl: string;
   /**
    * Every request seen, in the order they were answered (or cut). A request held by `slowHeaders` is
    * logged as it arrives, with no status until (unless) the hold ends with an answer.
@@ -206,11 +208,9 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Emul
     }
     if (fault === "htmlBadGateway") {
       log(502);
-      // Each API's own proxy page: Roboflow's is the one its SDK is known to choke on.
-      const page = current.api === "roboflow" ? ROBOFLOW_HTML_502 : HTML_BAD_GATEWAY;
-      return send(res, { status: 502, headers: { "content-type": "text/html" }, text: page });
+      return send(res, badGatewayPage(current));
     }
-    if (fault === "rateLimit" || fault === "serverError" || fault === "gatewayTimeout" || fault === "locked") {
+    if (isHttpFault(fault)) {
       const answer = current.fault(fault, request);
       log(answer.status);
       return send(res, answer);
@@ -238,6 +238,11 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Emul
       req.socket.destroy();
       return;
     }
+    if (fault === "badGatewayAfterWrite") {
+      // The app has acted (an upload is stored); the edge's page takes the place of its answer.
+      log(502, replay !== undefined);
+      return send(res, badGatewayPage(current));
+    }
     if (fault === "truncatedBody") {
       log(answer.status, replay !== undefined);
       const payload = serialise(answer);
@@ -262,6 +267,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Emul
   return {
     url,
     deploymentsUrl: `${url}/deployments`,
+    inferenceUrl: `${url}/inference`,
     requests,
     app,
     inject: (fault, injectOptions) => plan.inject(fault, injectOptions),
@@ -292,6 +298,11 @@ const REFUSED_ON_MERITS = new Set([400, 404, 409, 410, 413, 422]);
  */
 function carriedOut(status: number): boolean {
   return (status >= 200 && status < 300) || REFUSED_ON_MERITS.has(status);
+}
+
+/** Each API's own proxy page: Roboflow's is the one its SDK is known to choke on. */
+function badGatewayPage(app: EmulatorApp): EmulatorResponse {
+  return { status: 502, headers: { "content-type": "text/html" }, text: app.api === "roboflow" ? ROBOFLOW_HTML_502 : HTML_BAD_GATEWAY };
 }
 
 function createApp(options: StartEmulatorOptions, url: string): EmulatorApp {

@@ -23,7 +23,7 @@ export interface EmulatorResponse {
 }
 
 /** The faults an app knows how to phrase in its own API's error dialect. */
-export type HttpFaultName = "rateLimit" | "serverError" | "gatewayTimeout" | "locked";
+export type HttpFaultName = "rateLimit" | "serverError" | "gatewayTimeout" | "locked" | "serviceUnavailable";
 
 /** A clock the emulators read instead of `Date.now()`, so tests can move time by hand. */
 export interface Clock {

@@ -14,7 +14,7 @@ import {
   RateLimitedError,
   ServerError,
 } from "../../src/core/errors.js";
-import { boundaryOf, parseMultipart, type FormPart } from "../../src/testing/anyformat/multipart.js";
+import { boundaryOf, parseMultipart, type FormPart } from "../../src/testing/multipart.js";
 import { send, startServer } from "../helpers/server.js";
 import { KEY, closeAfterTest, failure, invoiceWorkflow, setup, statuses, tempDir, tempFile } from "./support.js";
 

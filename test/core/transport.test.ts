@@ -71,6 +71,12 @@ describe("what a request sends", () => {
     expect(JSON.parse(body)).toEqual({ name: "invoice", fields: [{ name: "total" }] });
   });
 
+  it("repeats a query parameter given as a list, once per item and in order", async () => {
+    const server = await scripted(OK);
+    await client(server.url).request({ method: "GET", path: "/thing", query: { tag: ["b", "a", "b"], one: 1, none: [] }, schema: okSchema });
+    expect(server.requests[0]?.url).toBe("/thing?tag=b&tag=a&tag=b&one=1");
+  });
+
   it("joins the base URL and the path with one slash", async () => {
     const server = await scripted(OK);
     await get(client(`${server.url}/api//`), "/thing");
@@ -195,6 +201,21 @@ describe("an error response", () => {
     expect(e.headers["x-ratelimit-limit"]).toBe("60");
     expect(e.method).toBe("GET");
     expect(e.url).toBe(`${server.url}/thing`);
+  });
+
+  it("reads the body with the spec's own dialect when it names one, the client's otherwise", async () => {
+    const server = await scripted(json(409, { complaint: "taken", error_code: "NOT_USED" }));
+    const shouting = {
+      name: "second-service",
+      readErrorBody: (response: { json: unknown }) => ({ message: String((response.json as { complaint: string }).complaint).toUpperCase() }),
+    };
+    const transport = client(server.url, { maxRetries: 0 });
+    const own = await timedFailure(transport.request({ method: "GET", path: "/thing", schema: okSchema, dialect: shouting }));
+    const usual = await timedFailure(get(transport));
+
+    expect(own.error).toBeInstanceOf(ConflictError);
+    expect((own.error as ConflictError).message).toBe("TAKEN");
+    expect((usual.error as ConflictError).message).not.toBe("TAKEN");
   });
 
   it.each([

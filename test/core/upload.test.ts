@@ -97,6 +97,16 @@ describe("prepareFile and multipartBody", () => {
     expect(sent).toBe(1024);
   });
 
+  it("gives a file over the limit the caller's hint, or the document advice by default", async () => {
+    await expect(prepareFile({ file: new Uint8Array(2048) }, 1024, "Shrink the image.")).rejects.toMatchObject({ hint: "Shrink the image." });
+    await expect(prepareFile({ file: new Uint8Array(2048) }, 1024)).rejects.toMatchObject({ hint: expect.stringMatching(/document/) });
+    const stream = await prepareFile({ file: Readable.from([Buffer.alloc(2048)]) }, 1024, "Shrink the image.");
+    const read = async (): Promise<void> => {
+      for await (const _ of stream.open()) void _;
+    };
+    await expect(read()).rejects.toMatchObject({ hint: "Shrink the image." });
+  });
+
   it("cuts a stream that grows past the limit while it is read, without passing on the chunk that crosses it", async () => {
     const file = await prepareFile({ file: Readable.from([Buffer.alloc(600), Buffer.alloc(600)]) }, 1024);
     let passed = 0;

@@ -336,6 +336,8 @@ describe.concurrent("a canary key", () => {
     slowHeaders: TimeoutError,
     truncatedBody: ConnectionError,
     locked: LockedError,
+    serviceUnavailable: ServerError,
+    badGatewayAfterWrite: ServerError,
   };
 
   for (const api of ["anyformat", "roboflow"] as const) {

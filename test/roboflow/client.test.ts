@@ -1,4 +1,5 @@
 import { createServer } from "node:net";
+import { MockAgent } from "undici";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   AccessDeniedError,
@@ -107,6 +108,86 @@ describe("Roboflow client: credentials", () => {
     await rf.projects.list();
     expect(emu.requests).toHaveLength(1);
     expect(emu.requests[0]?.query).toContain("api_key=***");
+  });
+});
+
+describe("Roboflow client: where its three services live", () => {
+  const clear = (): void => {
+    vi.stubEnv("ROBOFLOW_BASE_URL", "");
+    vi.stubEnv("ROBOFLOW_DEPLOYMENTS_URL", "");
+    vi.stubEnv("ROBOFLOW_INFERENCE_URL", "");
+  };
+
+  it("uses Roboflow's own three hosts by default, and with Roboflow's own baseUrl however it is written", () => {
+    clear();
+    for (const baseUrl of [undefined, "https://api.roboflow.com", "https://api.roboflow.com/"]) {
+      const rf = new Roboflow({ apiKey: "k", baseUrl });
+      expect([rf.deploymentsUrl, rf.inferenceUrl]).toEqual(["https://roboflow.cloud", "https://serverless.roboflow.com"]);
+    }
+  });
+
+  it("derives the other two from any other baseUrl (an emulator, a proxy), so nothing goes to a real host unasked", () => {
+    clear();
+    const local = new Roboflow({ apiKey: "k", baseUrl: "http://127.0.0.1:4010/" });
+    expect([local.deploymentsUrl, local.inferenceUrl]).toEqual(["http://127.0.0.1:4010/deployments", "http://127.0.0.1:4010/inference"]);
+    vi.stubEnv("ROBOFLOW_BASE_URL", "https://roboflow-proxy.internal/api");
+    const proxied = new Roboflow({ apiKey: "k" });
+    expect([proxied.deploymentsUrl, proxied.inferenceUrl]).toEqual([
+      "https://roboflow-proxy.internal/api/deployments",
+      "https://roboflow-proxy.internal/api/inference",
+    ]);
+  });
+
+  it("takes each URL given, as an option or from the environment, over the derived one", () => {
+    clear();
+    vi.stubEnv("ROBOFLOW_INFERENCE_URL", "http://localhost:9001");
+    const rf = new Roboflow({ apiKey: "k", baseUrl: "http://127.0.0.1:4010", deploymentsUrl: "https://deploy.example.com" });
+    expect([rf.deploymentsUrl, rf.inferenceUrl]).toEqual(["https://deploy.example.com", "http://localhost:9001"]);
+    const given = new Roboflow({ apiKey: "k", inferenceUrl: "https://detect.roboflow.com" });
+    expect(given.inferenceUrl).toBe("https://detect.roboflow.com");
+  });
+
+  it("refuses a service URL that is not an absolute http(s) URL, naming the option or variable it came from", () => {
+    clear();
+    expect(() => new Roboflow({ apiKey: "k", inferenceUrl: "serverless.roboflow.com" })).toThrow(/Invalid option inferenceUrl/);
+    expect(() => new Roboflow({ apiKey: "k", deploymentsUrl: "https://roboflow.cloud/?x=1" })).toThrow(/Invalid option deploymentsUrl/);
+    vi.stubEnv("ROBOFLOW_INFERENCE_URL", "ftp://models.example.com");
+    expect(() => new Roboflow({ apiKey: "k" })).toThrow(/Invalid option ROBOFLOW_INFERENCE_URL/);
+    expect(() => new Roboflow({ apiKey: "k", inferenceUrl: "not a url" })).toThrow(InvalidArgumentError);
+  });
+
+  it("reaches every service of an emulator given only its baseUrl", async () => {
+    clear();
+    const { emu } = await setup();
+    const rf = new Roboflow({ apiKey: KEY, workspace: "acme", baseUrl: emu.url });
+    try {
+      await rf.deployments.list();
+      await rf.models.predict("gadgets/1", new Uint8Array([0xff, 0xd8, 0xff, 0xd9]));
+      await rf.projects.list();
+      expect(emu.requests.map((r) => `${r.path} ${r.status}`)).toEqual(["/deployments/list 200", "/inference/gadgets/1 200", "/acme 200"]);
+    } finally {
+      await rf.close();
+    }
+  });
+
+  it("sends thresholds as percentages to the first hosted API's hosts, which read only those", async () => {
+    // The rule hangs on the host name, so the request is answered by undici's MockAgent at that name.
+    const agent = new MockAgent();
+    agent.disableNetConnect();
+    const paths: string[] = [];
+    agent
+      .get("https://detect.roboflow.com")
+      .intercept({ path: (path) => (paths.push(path), path.startsWith("/widgets/2?")), method: "POST" })
+      .reply(200, { predictions: [], image: { width: 1, height: 1 } });
+    const rf = new Roboflow({ apiKey: KEY, inferenceUrl: "https://detect.roboflow.com", dispatcher: agent });
+    try {
+      await rf.models.predict("widgets/2", new Uint8Array([0xff, 0xd8, 0xff]), { confidence: 0.45, overlap: 0.3 });
+      const query = new URLSearchParams(paths[0]?.split("?")[1]);
+      expect([query.get("confidence"), query.get("overlap")]).toEqual(["45", "30"]);
+    } finally {
+      await rf.close();
+      await agent.close();
+    }
   });
 });
 

@@ -78,6 +78,16 @@ const HTML_502 = `<html>
 
 const json = { "content-type": "application/json" };
 
+// --- From roboflow-images-and-inference.md ("Upload and annotation failures") ------------------------
+
+/** roboflow-python #214 (2023): the bare form, no `error` wrapper. */
+const ANNOTATED_2023 =
+  '{"message": "Image was already annotated.", "type": "InvalidImageException", "hint": "Pass overwrite=true to replace the annotation."}';
+/** Today's form, which the SDK reads as `error.message`. */
+const ANNOTATED_409 = '{"error": {"message": "Image was already annotated.", "type": "InvalidImageException", "status": 409}}';
+const FETCH_400 = '{"error": "Could not fetch image URL: the host answered 404"}';
+const FETCH_502 = '{"error": "Could not fetch image URL: the host answered 503", "retryable": true}';
+
 const FIXTURES: readonly Fixture[] = [
   {
     name: "the nested GraphMethodException 404 to NotFoundError with its type and hint",
@@ -235,6 +245,110 @@ const FIXTURES: readonly Fixture[] = [
     retryable: true,
   },
   {
+    name: "the 2023 bare 400 \"already annotated\" to ConflictError whose hint names overwrite: true",
+    slug: "annotated-2023",
+    method: "POST",
+    status: 400,
+    headers: json,
+    body: ANNOTATED_2023,
+    Class: ConflictError,
+    code: "CONFLICT",
+    message: "Image was already annotated.",
+    retryable: false,
+    type: "InvalidImageException",
+    hint: "The image already has an annotation: pass `overwrite: true` to rf.images.annotate to replace it.",
+  },
+  {
+    name: "today's nested 409 \"already annotated\" to ConflictError with the same hint",
+    slug: "annotated-409",
+    method: "POST",
+    status: 409,
+    headers: json,
+    body: ANNOTATED_409,
+    Class: ConflictError,
+    code: "CONFLICT",
+    message: "Image was already annotated.",
+    retryable: false,
+    type: "InvalidImageException",
+    hint: "The image already has an annotation: pass `overwrite: true` to rf.images.annotate to replace it.",
+  },
+  {
+    name: "the 400 \"Could not fetch image URL\" to BadRequestError with a hint",
+    slug: "fetch-400",
+    method: "POST",
+    status: 400,
+    headers: json,
+    body: FETCH_400,
+    Class: BadRequestError,
+    code: "BAD_REQUEST",
+    message: "Could not fetch image URL: the host answered 404",
+    retryable: false,
+    hint: "Roboflow could not download the image: check that the URL is well formed, public (no private address) and answers 200, or upload the bytes with { file } instead.",
+  },
+  {
+    name: "the 502 with a top-level retryable: true to a retryable ServerError with a hint",
+    slug: "fetch-502",
+    method: "POST",
+    status: 502,
+    headers: json,
+    body: FETCH_502,
+    Class: ServerError,
+    code: "INTERNAL_ERROR",
+    message: "Could not fetch image URL: the host answered 503",
+    retryable: true,
+    hint: "The image's own host failed or could not be reached: the same request may succeed later, or upload the bytes with { file } instead.",
+  },
+  {
+    name: "a 500 whose top-level retryable: false wins over the status",
+    slug: "flat-no-retry",
+    method: "POST",
+    status: 500,
+    headers: json,
+    body: '{"error": "Unknown error", "retryable": false}',
+    Class: ServerError,
+    code: "INTERNAL_ERROR",
+    message: "Unknown error",
+    retryable: false,
+  },
+  {
+    name: "a 400 whose nested body says retryable: true to a retryable BadRequestError",
+    slug: "nested-retry",
+    method: "POST",
+    status: 400,
+    headers: json,
+    body: '{"error": {"message": "Try again", "type": "TransientException"}, "retryable": true}',
+    Class: BadRequestError,
+    code: "BAD_REQUEST",
+    message: "Try again",
+    retryable: true,
+    type: "TransientException",
+  },
+  {
+    name: "a 404 whose body says retryable: true to a NotFoundError never retried",
+    slug: "nested-404-retry",
+    status: 404,
+    headers: json,
+    body: '{"error": {"message": "Image not found yet", "type": "NotFoundException"}, "retryable": true}',
+    Class: NotFoundError,
+    code: "NOT_FOUND",
+    message: "Image not found yet",
+    retryable: false,
+    type: "NotFoundException",
+  },
+  {
+    name: "an HTML 413 from the edge to an HTTP_413 ApiError with the 20 MB hint",
+    slug: "too-big",
+    method: "POST",
+    status: 413,
+    headers: { "content-type": "text/html" },
+    body: "<html><head><title>413 Request Entity Too Large</title></head></html>",
+    Class: ApiError,
+    code: "HTTP_413",
+    message: "HTTP 413 (HTML body)",
+    retryable: false,
+    hint: "Roboflow takes images up to 20 MB: shrink or recompress the image.",
+  },
+  {
     name: "a proxy's HTML 502 page to ServerError with the page kept as text",
     slug: "html-502",
     status: 502,
@@ -252,6 +366,7 @@ const pathOf = (slug: string): string => `/acme/${slug}`;
 const routes = new Map<string, Reply>();
 for (const f of FIXTURES) routes.set(pathOf(f.slug), { status: f.status, ...(f.headers === undefined ? {} : { headers: f.headers }), body: f.body });
 HOSTILE_REPLIES.forEach((h, i) => routes.set(pathOf(`hostile-${i}`), h.reply));
+routes.set(pathOf("hostile-retryable-string"), { status: 500, headers: json, body: '{"error": "Unknown error", "retryable": "false"}' });
 routes.set(pathOf("hostile-wrong-nested"), {
   status: 404,
   headers: json,
@@ -333,6 +448,13 @@ describe("Roboflow dialect, bodies that are not Roboflow's", () => {
     const index = HOSTILE_REPLIES.findIndex((h) => h.what.includes("10 KB"));
     const err = await failWith(`hostile-${index}`);
     expect(err.headers["x-junk"]).toBe("j".repeat(10 * 1024));
+  });
+
+  it("reads a retryable that is not a boolean as no flag at all", async () => {
+    const err = await failWith("hostile-retryable-string");
+    expect(err).toBeInstanceOf(ServerError);
+    expect(err.message).toBe("Unknown error");
+    expect(err.retryable).toBe(true);
   });
 
   it("reads a nested error whose fields have the wrong types as far as they go, without throwing", async () => {

@@ -158,6 +158,17 @@ const DOCUMENTED: Record<FaultName, (error: unknown) => void> = {
     expect(error).toBeInstanceOf(ConnectionError);
     expect(error).toMatchObject({ code: "CONNECTION_ERROR" });
   },
+  /** A ServerError with status 503 carrying the Retry-After. */
+  serviceUnavailable(error) {
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error).toMatchObject({ status: 503, code: "INTERNAL_ERROR", retryable: true, retryAfterMs: 50 });
+  },
+  /** A ServerError with status 502 that keeps the HTML page, though the app acted on the request. */
+  badGatewayAfterWrite(error) {
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error).toMatchObject({ status: 502, code: "INTERNAL_ERROR", retryable: true });
+    expect((error as ServerError).body).toContain("<title>502 Bad Gateway</title>");
+  },
   /** A LockedError. */
   locked(error) {
     expect(error).toBeInstanceOf(LockedError);
@@ -268,7 +279,7 @@ describe.each(Object.keys(APIS) as Array<keyof typeof APIS>)("the %s emulator", 
     const [first, again, other] = await Promise.all([run(42), run(42), run(43)]);
     expect(again).toEqual(first);
     expect(other).not.toEqual(first);
-    // Over 50 requests at 60% in all, both faults and clean answers show up.
+    // Over 50 requests at 75% in all, both faults and clean answers show up.
     expect(first.filter((f) => f !== undefined).length).toBeGreaterThan(10);
     expect(first.filter((f) => f === undefined).length).toBeGreaterThan(5);
   });

@@ -94,6 +94,21 @@ describe("msw handlers on a defineNetwork with the HttpRequestInterceptor", () =
     ]);
   });
 
+  test("a Roboflow client runs a model and a Workflow on the emulated inference host at its default URL", async () => {
+    const rf = new Roboflow({ apiKey: ROBOFLOW_EMULATOR_KEY, workspace: ROBOFLOW_EMULATOR_WORKSPACE, maxRetries: 0 });
+    const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xd9]);
+    try {
+      await expect(rf.models.predict("gadgets/1", jpeg)).resolves.toMatchObject({ kind: "classification" });
+      await expect(rf.workflows.run("detect-widgets", { image: { file: jpeg } })).resolves.toMatchObject({ outputs: [{}] });
+    } finally {
+      await rf.close();
+    }
+    expect(mocked.map((line) => line.replace(/\?.*? /, " "))).toEqual([
+      "POST https://serverless.roboflow.com/gadgets/1 200",
+      `POST https://serverless.roboflow.com/${ROBOFLOW_EMULATOR_WORKSPACE}/workflows/detect-widgets 200`,
+    ]);
+  });
+
   test("a request no handler matches fails with a ConnectionError instead of reaching the network", async () => {
     const complaints: string[] = [];
     const spy = vi.spyOn(console, "error").mockImplementation((message: unknown) => void complaints.push(String(message)));

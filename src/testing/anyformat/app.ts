@@ -9,6 +9,7 @@ import {
   methodNotAllowed,
   rateLimited,
   redirect,
+  serviceUnavailable,
 } from "./responses.js";
 import { VERIFICATION_PATH } from "./extraction.js";
 import { verificationPage } from "./verification.js";
@@ -263,6 +264,8 @@ export function createAnyformatApp(options: AnyformatEmulatorOptions = {}): Anyf
         return tag(gatewayTimeout(requestId));
       case "locked":
         return tag(locked(requestId));
+      case "serviceUnavailable":
+        return tag(serviceUnavailable(requestId, retryAfter), { "retry-after": String(retryAfter) });
     }
   }
 

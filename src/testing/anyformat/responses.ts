@@ -84,6 +84,11 @@ export function internalError(requestId: string, referenceId: string): EmulatorR
   );
 }
 
+/** anyformat reports a 503 as `INTERNAL_ERROR`, like its 500 and 502 (Error Handling page). */
+export function serviceUnavailable(requestId: string, seconds: number): EmulatorResponse {
+  return apiError(requestId, 503, "INTERNAL_ERROR", "Service unavailable", `Service temporarily unavailable. Try again in ${seconds}s.`, true);
+}
+
 export function gatewayTimeout(requestId: string): EmulatorResponse {
   return apiError(requestId, 504, "GATEWAY_TIMEOUT", "Gateway timeout", "The backend did not respond in time. Please try again.", true);
 }

@@ -1,6 +1,6 @@
 import type { EmulatorRequest, EmulatorResponse } from "../types.js";
 import { resultsBody, textOf } from "./extraction.js";
-import { MultipartError, boundaryOf, parseMultipart, type FormPart } from "./multipart.js";
+import { MultipartError, boundaryOf, parseMultipart, type FormPart } from "../multipart.js";
 import {
   INVALID,
   apiError,

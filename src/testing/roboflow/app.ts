@@ -1,6 +1,11 @@
 import type { Clock, EmulatorApp, EmulatorRequest, EmulatorResponse, HttpFaultName } from "../types.js";
 import { handleDeployments } from "./deployments.js";
+import { routeDataset } from "./images.js";
+import { handleInference } from "./inference.js";
+import * as inferenceAnswers from "./inference-responses.js";
+import type { RoboflowRemoteImage } from "./remote.js";
 import {
+  ROBOFLOW_HTML_503,
   flat,
   forbidden,
   graphNotFound,
@@ -12,9 +17,13 @@ import {
 } from "./responses.js";
 import { downloadSignature, routeWorkspace } from "./routes.js";
 import {
+  DEFAULT_ANSWER_FORMS,
   RoboflowStore,
   exportKey,
+  type RoboflowAnswerForms,
   type RoboflowDeploymentRecord,
+  type RoboflowImageRecord,
+  type RoboflowModelFault,
   type RoboflowExportRecord,
   type RoboflowProjectRecord,
   type RoboflowTrashItem,
@@ -25,10 +34,15 @@ import {
 export { ROBOFLOW_HTML_502 } from "./responses.js";
 export { ROBOFLOW_EXPORT_FORMATS } from "./routes.js";
 export { MACHINE_TYPES as ROBOFLOW_MACHINE_TYPES } from "./deployments.js";
+export type { RoboflowRemoteImage } from "./remote.js";
 export type {
+  RoboflowAnnotationRecord,
+  RoboflowAnswerForms,
   RoboflowDeploymentLogRecord,
   RoboflowDeploymentRecord,
   RoboflowExportRecord,
+  RoboflowImageRecord,
+  RoboflowModelFault,
   RoboflowProjectRecord,
   RoboflowTrashItem,
   RoboflowTrashType,
@@ -58,6 +72,16 @@ export interface RoboflowEmulatorOptions {
   readonly faultRetryAfterSeconds?: number | null | undefined;
   /** Where export download links point [http://127.0.0.1]. */
   readonly baseUrl?: string | undefined;
+  /** Ms a freshly uploaded image's id answers 404 (to annotate, get, metadata), as fresh ids do for real [0]. */
+  readonly imageVisibleAfterMs?: number | undefined;
+  /** The largest image the API and the inference host take, in bytes; a larger one gets 413 [20 MB]. */
+  readonly maxImageBytes?: number | undefined;
+  /** Ms a model takes to load after its first call, answering 503 "not ready" with `Retry-After: 1` meanwhile [0]. */
+  readonly modelLoadMs?: number | undefined;
+  /** Inference calls the workspace can pay for; at 0 the inference host answers 402 [Infinity]. */
+  readonly inferenceCredits?: number | undefined;
+  /** Which form to answer where sources disagree [200 duplicates, 409 already annotated, 204 deletes]. */
+  readonly answerForms?: Partial<RoboflowAnswerForms> | undefined;
 }
 
 /** The in-memory Roboflow API. Its state is live: read it, or change it to set up a test. */
@@ -77,6 +101,19 @@ export interface RoboflowApp extends EmulatorApp {
   readonly deployments: Map<string, RoboflowDeploymentRecord>;
   /** What `GET /{ws}/trash` would list now. */
   readonly trash: readonly RoboflowTrashItem[];
+  /**
+   * Dataset images by id. Each record holds its content `hash` (SHA-256) and `uploads`, the requests that
+   * carried its bytes: every image uploaded exactly once is `uploads === 1` for all.
+   */
+  readonly images: Map<string, RoboflowImageRecord>;
+  /** What each URL serves when Roboflow fetches it (uploads and inference by `image=` URL); the rest answer 404. */
+  readonly remoteImages: Map<string, RoboflowRemoteImage>;
+  /** Models (`project/version`) that fail on the inference host, and how, until removed. */
+  readonly modelFaults: Map<string, RoboflowModelFault>;
+  /** Inference calls left before the host answers 402; each successful one spends one. */
+  credits: number;
+  /** Which form the emulator answers where sources disagree; change it live. */
+  readonly answerForms: RoboflowAnswerForms;
   readonly lockedWorkspaces: ReadonlySet<string>;
   /** Locks a workspace (billing paused): its calls answer 423 until `unlock`. */
   lock(workspace?: string): void;
@@ -86,6 +123,7 @@ export interface RoboflowApp extends EmulatorApp {
 }
 
 const DEPLOYMENTS_PREFIX = "/deployments";
+const INFERENCE_PREFIX = "/inference";
 const DOWNLOADS_PREFIX = "/downloads/";
 /** An empty zip archive (its end-of-central-directory record alone): what an emulated export downloads as. */
 const EMPTY_ZIP = `PK\u0005\u0006${"\u0000".repeat(18)}`;
@@ -109,7 +147,14 @@ export function createRoboflowApp(options: RoboflowEmulatorOptions = {}): Robofl
   const exportMs = Math.max(0, options.exportMs ?? 1500);
   const retryAfter = options.faultRetryAfterSeconds === undefined ? 1 : options.faultRetryAfterSeconds;
   const baseUrl = (options.baseUrl ?? "http://127.0.0.1").replace(/\/+$/, "");
-  const store = new RoboflowStore(options.lockedWorkspaces ?? []);
+  const visibleAfterMs = Math.max(0, options.imageVisibleAfterMs ?? 0);
+  const maxImageBytes = options.maxImageBytes ?? 20 * 1024 * 1024;
+  const modelLoadMs = Math.max(0, options.modelLoadMs ?? 0);
+  const store = new RoboflowStore({
+    locked: options.lockedWorkspaces ?? [],
+    credits: options.inferenceCredits ?? Infinity,
+    forms: { ...DEFAULT_ANSWER_FORMS, ...options.answerForms },
+  });
   const workspaceName = workspace === ROBOFLOW_EMULATOR_WORKSPACE ? "Acme" : workspace;
 
   const settled = (): RoboflowStore => {
@@ -121,7 +166,7 @@ export function createRoboflowApp(options: RoboflowEmulatorOptions = {}): Robofl
     const now = clock.now();
     store.settle(now);
     const path = request.path;
-    if (path === DEPLOYMENTS_PREFIX || path.startsWith(`${DEPLOYMENTS_PREFIX}/`)) {
+    if (under(path, DEPLOYMENTS_PREFIX)) {
       const route = path.slice(DEPLOYMENTS_PREFIX.length).replace(/^\/+|\/+$/g, "");
       return handleDeployments(request, route, {
         store,
@@ -133,6 +178,12 @@ export function createRoboflowApp(options: RoboflowEmulatorOptions = {}): Robofl
       });
     }
     if (path.startsWith(DOWNLOADS_PREFIX) && request.method === "GET") return download(request, now);
+    if (under(path, INFERENCE_PREFIX)) {
+      const route = decodeSegments(path.slice(INFERENCE_PREFIX.length) || "/");
+      if (route === undefined) return { status: 404, json: { detail: "Not Found" } };
+      const ctx = { store, now, workspace, apiKey, scopelessKey: ROBOFLOW_SCOPELESS_KEY, modelLoadMs, maxImageBytes };
+      return handleInference(request, route, ctx);
+    }
 
     const segments = decodeSegments(path);
     if (segments === undefined) return graphNotFound(request.method, path);
@@ -149,6 +200,9 @@ export function createRoboflowApp(options: RoboflowEmulatorOptions = {}): Robofl
       });
     }
     if (key === ROBOFLOW_SCOPELESS_KEY) return graphNotFound(request.method, ws);
+    const images = { store, now, workspace, visibleAfterMs, maxImageBytes, baseUrl };
+    // `/dataset/{proj}/...`: the key names the workspace.
+    if (ws === "dataset") return store.locked.has(workspace) ? locked(workspace) : routeDataset(request, rest, images);
     if (ws !== workspace) {
       if (ws !== ROBOFLOW_FORBIDDEN_WORKSPACE) return graphNotFound(request.method, ws);
       // Trash keeps the flat dialect even for this refusal.
@@ -164,6 +218,8 @@ export function createRoboflowApp(options: RoboflowEmulatorOptions = {}): Robofl
       exportMs,
       baseUrl,
       apiKey,
+      visibleAfterMs,
+      maxImageBytes,
     });
   }
 
@@ -197,7 +253,8 @@ export function createRoboflowApp(options: RoboflowEmulatorOptions = {}): Robofl
   }
 
   function fault(name: HttpFaultName, request: EmulatorRequest): EmulatorResponse {
-    const deployments = request.path === DEPLOYMENTS_PREFIX || request.path.startsWith(`${DEPLOYMENTS_PREFIX}/`);
+    if (under(request.path, INFERENCE_PREFIX)) return inferenceFault(name);
+    const deployments = under(request.path, DEPLOYMENTS_PREFIX);
     const first = decodeSegments(request.path)?.[0];
     const target = deployments || first === undefined || first === "" ? workspace : first;
     switch (name) {
@@ -214,6 +271,28 @@ export function createRoboflowApp(options: RoboflowEmulatorOptions = {}): Robofl
         return flat(504, "Gateway timeout");
       case "locked":
         return deployments ? flat(423, lockedMessage(target)) : locked(target);
+      case "serviceUnavailable": {
+        // The main API's edge answers a 503 with a page, as GCP's does; the deployments service with its flat JSON.
+        const body = deployments ? flat(503, "Service unavailable") : { status: 503, headers: { "content-type": "text/html" }, text: ROBOFLOW_HTML_503 };
+        return retryAfter === null ? body : { ...body, headers: { ...body.headers, "retry-after": String(retryAfter) } };
+      }
+    }
+  }
+
+  /** Faults as the inference host words them. */
+  function inferenceFault(name: HttpFaultName): EmulatorResponse {
+    const wait = retryAfter === null ? undefined : { "retry-after": String(retryAfter) };
+    switch (name) {
+      case "rateLimit":
+        return inferenceAnswers.message(429, "Too many requests: the stream quota is spent. Slow down.", wait);
+      case "serverError":
+        return inferenceAnswers.message(500, "Internal error.");
+      case "gatewayTimeout":
+        return inferenceAnswers.message(504, "Timeout when attempting to connect to Roboflow API.");
+      case "locked":
+        return inferenceAnswers.locked(workspace);
+      case "serviceUnavailable":
+        return inferenceAnswers.message(503, "Model is temporarily not ready - retry request.", wait);
     }
   }
 
@@ -241,6 +320,24 @@ export function createRoboflowApp(options: RoboflowEmulatorOptions = {}): Robofl
     get trash() {
       return settled().trash();
     },
+    get images() {
+      return settled().images;
+    },
+    get remoteImages() {
+      return store.remoteImages;
+    },
+    get modelFaults() {
+      return store.modelFaults;
+    },
+    get credits() {
+      return store.credits;
+    },
+    set credits(value: number) {
+      store.credits = value;
+    },
+    get answerForms() {
+      return store.forms;
+    },
     get lockedWorkspaces() {
       return store.locked;
     },
@@ -254,6 +351,10 @@ export function createRoboflowApp(options: RoboflowEmulatorOptions = {}): Robofl
       store.reset();
     },
   };
+}
+
+function under(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}/`);
 }
 
 /** Path segments, percent-decoded one by one so an encoded `/` stays inside its segment. */

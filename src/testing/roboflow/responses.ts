@@ -22,6 +22,15 @@ export const ROBOFLOW_HTML_502 = `<!DOCTYPE html>
 </html>
 `;
 
+/** The 503 page Roboflow's edge (Google's load balancer) sends when the API behind it is down. */
+export const ROBOFLOW_HTML_503 = `<!DOCTYPE html>
+<html lang=en>
+<meta charset=utf-8>
+<title>Error 503 (Service Unavailable)!!1</title>
+<p><b>503.</b> <ins>That's an error.</ins>
+<p>The service you requested is not available at this time. <ins>That's all we know.</ins>
+`;
+
 export function ok(json: unknown, status = 200): EmulatorResponse {
   return { status, json };
 }

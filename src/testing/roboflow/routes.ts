@@ -1,5 +1,6 @@
 import { EXPORT_FORMATS } from "../../roboflow/formats.js";
 import type { EmulatorRequest, EmulatorResponse } from "../types.js";
+import { routeProjectImages, setMetadata } from "./images.js";
 import {
   INVALID,
   conflict,
@@ -36,6 +37,9 @@ export interface RouteContext {
   readonly exportMs: number;
   readonly baseUrl: string;
   readonly apiKey: string;
+  /** How long a fresh image id answers 404. */
+  readonly visibleAfterMs: number;
+  readonly maxImageBytes: number;
 }
 
 /** Routes `/{ws}/...` once the key and the workspace have been accepted. `rest` is decoded, after `ws`. */
@@ -52,6 +56,7 @@ export function routeWorkspace(request: EmulatorRequest, rest: readonly string[]
   if (a === "createWorkflow" && b === undefined) return m === "POST" ? createWorkflow(request, ctx) : miss();
   if (a === "updateWorkflow" && b === undefined) return m === "POST" ? updateWorkflow(request, ctx) : miss();
   if (a === "workflows" && b === undefined) return m === "GET" ? workflowList(ctx) : miss();
+  if (a === "images" && b !== undefined && c === "metadata") return setMetadata(request, b, ctx);
   if (a === "workflows" && b !== undefined && c === undefined) {
     const workflow = ctx.store.workflow(b);
     if (workflow === undefined || (m !== "GET" && m !== "DELETE")) return miss();
@@ -69,6 +74,7 @@ export function routeWorkspace(request: EmulatorRequest, rest: readonly string[]
     return ok({ success: true });
   }
   if (b === "generate" && c === undefined) return m === "POST" ? generate(request, project, ctx) : miss();
+  if (b === "images") return routeProjectImages(request, project, c, ctx);
 
   const number = /^[1-9]\d{0,8}$/.test(b) ? Number(b) : undefined;
   const version = number === undefined ? undefined : ctx.store.version(project.slug, number);

@@ -1,3 +1,4 @@
+import type { RoboflowRemoteImage } from "./remote.js";
 import { iso } from "./responses.js";
 
 /** A project of the emulated workspace. Times are epoch ms; `deletedAt` is set while it is in Trash. */
@@ -71,6 +72,63 @@ export interface RoboflowDeploymentRecord {
   log: RoboflowDeploymentLogRecord[];
 }
 
+/** An image's annotation: the file as sent, and the boxes the emulator could read from it (YOLO, VOC). */
+export interface RoboflowAnnotationRecord {
+  name: string;
+  text: string;
+  labelmap: Record<string, string> | undefined;
+  /** Empty when the file could not be read: Roboflow, too, accepts such a file and stores no boxes. */
+  boxes: Array<{ label: string; x: number; y: number; width: number; height: number }>;
+}
+
+/** An image of a project's dataset. */
+export interface RoboflowImageRecord {
+  id: string;
+  project: string;
+  name: string;
+  /** SHA-256 of the bytes, hex: how duplicates are told apart (by content, not by name). */
+  hash: string;
+  bytes: number;
+  width: number;
+  height: number;
+  split: string;
+  batch: string | undefined;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  created: number;
+  /** Until this time (epoch ms) the id answers 404, as a fresh id does on the real API. */
+  visibleAt: number;
+  /**
+   * Upload requests that carried these bytes to this project, the first included: 1 means the image was
+   * sent exactly once; more means resubmissions, answered as duplicates.
+   */
+  uploads: number;
+  annotation: RoboflowAnnotationRecord | undefined;
+}
+
+/** A lasting failure of one model on the inference host, until removed from `modelFaults`. */
+export type RoboflowModelFault =
+  /** 500 "Model loading failed". */
+  | "loadFailed"
+  /** 507: the model is too big for the server. */
+  | "tooBig"
+  /** 502 "Internal error. Request to Roboflow API failed." (persistent, even with a working key). */
+  | "apiFailed"
+  /** 503 "Internal error. Could not connect to Roboflow API.", without Retry-After. */
+  | "apiUnreachable";
+
+/** Where sources disagree on an answer, which form the emulator gives: both must be handled. */
+export interface RoboflowAnswerForms {
+  /** A duplicate upload: 200 `{duplicate: true, id}` (SDK code) or 409 (computer-vision-skills) [200]. */
+  duplicate: 200 | 409;
+  /** Annotating an annotated image without overwrite: 409 (today) or 400 (2023 answers) [409]. */
+  alreadyAnnotated: 409 | 400;
+  /** Deleting images: 204 with no body (documented) or 200 with counts [204]. */
+  imageDelete: 204 | 200;
+}
+
+export const DEFAULT_ANSWER_FORMS: Readonly<RoboflowAnswerForms> = { duplicate: 200, alreadyAnnotated: 409, imageDelete: 204 };
+
 export type RoboflowTrashType = "project" | "version" | "workflow";
 
 /** One item of Trash, in the wire form `GET /{ws}/trash` lists. */
@@ -97,7 +155,7 @@ export const PROJECT_TYPES: readonly string[] = [
 ];
 
 /** Path words under `/{ws}/` that are routes, so no project may take them as its slug. */
-export const RESERVED_SLUGS: readonly string[] = ["projects", "trash", "workflows", "createWorkflow", "updateWorkflow"];
+export const RESERVED_SLUGS: readonly string[] = ["projects", "trash", "workflows", "createWorkflow", "updateWorkflow", "images"];
 
 export function slugOf(name: string): string {
   return name
@@ -224,6 +282,14 @@ export function exportKey(project: string, version: number, format: string): str
   return `${project}/${version}/${format}`;
 }
 
+/** What a store starts with, and goes back to on `reset`. */
+export interface RoboflowStoreSeed {
+  readonly locked: readonly string[];
+  /** Inference calls the workspace can pay for [Infinity]. */
+  readonly credits: number;
+  readonly forms: Readonly<RoboflowAnswerForms>;
+}
+
 /** Everything the emulated workspace holds. Maps are live: tests may read or seed them. */
 export class RoboflowStore {
   projects = seedProjects();
@@ -231,12 +297,21 @@ export class RoboflowStore {
   workflows = seedWorkflows();
   exports = new Map<string, RoboflowExportRecord>();
   deployments = new Map<string, RoboflowDeploymentRecord>();
+  images = new Map<string, RoboflowImageRecord>();
+  remoteImages = new Map<string, RoboflowRemoteImage>();
+  /** When each model that was asked for is loaded (epoch ms): until then it answers 503 "not ready". */
+  modelsReadyAt = new Map<string, number>();
+  modelFaults = new Map<string, RoboflowModelFault>();
   locked: Set<string>;
+  credits: number;
+  forms: RoboflowAnswerForms;
   /** Makes every generated id distinct and repeatable. */
   sequence = 0;
 
-  constructor(private readonly initiallyLocked: readonly string[]) {
-    this.locked = new Set(initiallyLocked);
+  constructor(private readonly seed: RoboflowStoreSeed) {
+    this.locked = new Set(seed.locked);
+    this.credits = seed.credits;
+    this.forms = { ...seed.forms };
   }
 
   reset(): void {
@@ -245,8 +320,26 @@ export class RoboflowStore {
     this.workflows = seedWorkflows();
     this.exports = new Map();
     this.deployments = new Map();
-    this.locked = new Set(this.initiallyLocked);
+    this.images = new Map();
+    this.remoteImages = new Map();
+    this.modelsReadyAt = new Map();
+    this.modelFaults = new Map();
+    this.locked = new Set(this.seed.locked);
+    this.credits = this.seed.credits;
+    this.forms = { ...this.seed.forms };
     this.sequence = 0;
+  }
+
+  /** An image that is visible now: present, in `project`, and past its fresh-id delay. */
+  image(project: string, id: string, now: number): RoboflowImageRecord | undefined {
+    const image = this.images.get(id);
+    return image === undefined || image.project !== project || now < image.visibleAt ? undefined : image;
+  }
+
+  /** The image holding these bytes in `project`, if it has one. */
+  imageByHash(project: string, hash: string): RoboflowImageRecord | undefined {
+    for (const image of this.images.values()) if (image.project === project && image.hash === hash) return image;
+    return undefined;
   }
 
   /** A project that is visible: present and not in Trash. */
@@ -293,6 +386,7 @@ export class RoboflowStore {
         this.projects.delete(slug);
         for (const v of this.versionsOf(slug)) this.versions.delete(versionKey(slug, v.number));
         for (const key of this.exports.keys()) if (key.startsWith(`${slug}/`)) this.exports.delete(key);
+        for (const [id, image] of this.images) if (image.project === slug) this.images.delete(id);
       }
     }
     for (const [key, v] of this.versions) {

@@ -1,0 +1,115 @@
+/**
+ * What the inference host answers: a model's predictions (detection, with segmentation points or
+ * keypoints when the model makes them; single- and multi-label classification) and a Workflow's
+ * outputs. Wire names are kept; each result gains a `kind` to switch on.
+ */
+import * as z from "zod";
+
+/** The image as the model saw it, in pixels. @example `result.image.width` */
+export const ImageSize = z.looseObject({ width: z.number(), height: z.number() });
+export type ImageSize = z.infer<typeof ImageSize>;
+
+/** A vertex of a segmentation polygon, in pixels. @example `prediction.points?.map((p) => [p.x, p.y])` */
+export const PolygonPoint = z.looseObject({ x: z.number(), y: z.number() });
+export type PolygonPoint = z.infer<typeof PolygonPoint>;
+
+/** One keypoint of a keypoint-detection prediction. @example `prediction.keypoints?.find((k) => k.class === "nose")` */
+export const Keypoint = z.looseObject({
+  x: z.number(),
+  y: z.number(),
+  confidence: z.number(),
+  class_id: z.number().optional(),
+  class: z.string().optional(),
+});
+export type Keypoint = z.infer<typeof Keypoint>;
+
+/** One detected object: `x`, `y` is the box centre, sizes in pixels, `confidence` from 0 to 1. @example `const left = p.x - p.width / 2` */
+export const DetectionPrediction = z.looseObject({
+  x: z.number(),
+  y: z.number(),
+  width: z.number(),
+  height: z.number(),
+  confidence: z.number(),
+  class: z.string(),
+  class_id: z.number().optional(),
+  detection_id: z.string().optional(),
+  class_confidence: z.number().nullable().optional(),
+  tracker_id: z.number().nullable().optional(),
+  parent_id: z.string().nullable().optional(),
+  /** Instance segmentation: the object's outline. */
+  points: z.array(PolygonPoint).optional(),
+  /** Keypoint detection: the object's keypoints. */
+  keypoints: z.array(Keypoint).optional(),
+});
+export type DetectionPrediction = z.infer<typeof DetectionPrediction>;
+
+const common = {
+  inference_id: z.string().optional(),
+  /** Seconds the model took. */
+  time: z.number().optional(),
+  frame_id: z.number().nullable().optional(),
+};
+
+/** One class of a single-label classification, with its confidence. @example `result.predictions[0]?.class` */
+export const ClassPrediction = z.looseObject({ class: z.string(), class_id: z.number().optional(), confidence: z.number() });
+export type ClassPrediction = z.infer<typeof ClassPrediction>;
+
+const Classification = z.looseObject({
+  ...common,
+  predictions: z.array(ClassPrediction),
+  top: z.string(),
+  confidence: z.number(),
+  image: ImageSize.optional(),
+});
+const MultiLabel = z.looseObject({
+  ...common,
+  predictions: z.record(z.string(), z.looseObject({ confidence: z.number(), class_id: z.number().optional() })),
+  predicted_classes: z.array(z.string()),
+  image: ImageSize.optional(),
+});
+const Detection = z.looseObject({
+  ...common,
+  predictions: z.array(DetectionPrediction),
+  image: ImageSize,
+});
+
+/** Object detection, instance segmentation or keypoint detection. @example `if (r.kind === "detection") r.predictions.length` */
+export type DetectionResult = z.infer<typeof Detection> & { readonly kind: "detection" };
+/** Single-label classification: `top` is the winning class. @example `if (r.kind === "classification") r.top` */
+export type ClassificationResult = z.infer<typeof Classification> & { readonly kind: "classification" };
+/** Multi-label classification: `predicted_classes` are those over the threshold. @example `if (r.kind === "multi-label") r.predicted_classes` */
+export type MultiLabelResult = z.infer<typeof MultiLabel> & { readonly kind: "multi-label" };
+
+/**
+ * What `rf.models.predict` resolves to, discriminated by `kind`.
+ *
+ * @example
+ * ```ts
+ * const result = await rf.models.predict("widgets/2", "./widget.jpg");
+ * if (result.kind === "detection") for (const p of result.predictions) console.log(p.class, p.confidence);
+ * ```
+ */
+export type PredictResult = DetectionResult | ClassificationResult | MultiLabelResult;
+
+/** The model answer, validated and given its `kind`. Classification first: its `top` is what tells it apart. */
+export const PredictResponse: z.ZodType<PredictResult> = z.union([
+  Classification.transform((r): ClassificationResult => ({ ...r, kind: "classification" })),
+  MultiLabel.transform((r): MultiLabelResult => ({ ...r, kind: "multi-label" })),
+  Detection.transform((r): DetectionResult => ({ ...r, kind: "detection" })),
+]);
+
+/**
+ * What `rf.workflows.run` resolves to: one entry of `outputs` per input image, keyed by the Workflow's
+ * output names; `profiler_trace` when profiling was asked for.
+ *
+ * @example
+ * ```ts
+ * const { outputs } = await rf.workflows.run("detect-widgets", { image: { file: "./w.jpg" } });
+ * console.log(outputs[0]?.["predictions"]);
+ * ```
+ */
+export const WorkflowRunResult = z.looseObject({
+  outputs: z.array(z.record(z.string(), z.unknown())),
+  profiler_trace: z.unknown().optional(),
+});
+export type WorkflowRunResult = z.infer<typeof WorkflowRunResult>;
