@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const server = await startBenchServer();
   console.log(
     `faultline bench: node ${process.version}, ${process.platform}/${process.arch}, ${navigatorCpus()} CPUs; ` +
-      `server ${server.url} on a worker thread, ${server.workflowBytes}-byte workflow body`,
+      `server ${server.url} in a process of its own, ${server.workflowBytes}-byte workflow body`,
   );
   console.log(`heap figures ${gc === undefined ? "WITHOUT forced GC (global.gc unavailable)" : "after forced GC (--expose-gc)"}\n`);
 
@@ -193,7 +193,7 @@ async function main(): Promise<void> {
     `  heapUsed ${mb(before.heapUsed)} -> ${mb(after.heapUsed)} (growth ${mb(growth)}; after each 10,000: ${checkpoints.map(mb).join(", ")}) ` +
       target("heap growth over 50,000 requests under 10 MB", mb(growth), growth < 10 * 1024 * 1024),
   );
-  console.log(`  rss ${mb(before.rss)} -> ${mb(after.rss)} (rss includes the server's worker thread and keeps what earlier phases used)`);
+  console.log(`  rss ${mb(before.rss)} -> ${mb(after.rss)} (rss keeps what earlier phases used)`);
   console.log(
     `  sockets: at most ${maxSockets} open at once; ${stats.connections["faultline"] ?? 0} new connections over the ` +
       `${fmt(stats.requests)} requests (pool size ${POOL_SIZE}) ` +

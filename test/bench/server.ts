@@ -1,12 +1,13 @@
 /**
- * The bench's loopback server: one node:http server on its own worker thread, so the client under test
- * has the main thread (and its heap) to itself. The worker runs plain JavaScript (no loader needed).
+ * The bench's loopback server: one node:http server in a process of its own, so the client under test has
+ * its process (its CPU time, its heap, its event loop) to itself, as against a real API. The child runs
+ * plain JavaScript (no loader needed) and talks to the bench over an IPC channel.
  *
  * Routes: GET /v2/workflows/{id}/ answers a ~1 KB workflow; the ids `rate-limited` and `bad-gateway`
  * answer a JSON 429 and an nginx HTML 502. Sockets are counted per client, tagged by the `user-agent`
  * of their first request, so each client's pool is measured on its own.
  */
-import { Worker } from "node:worker_threads";
+import { spawn } from "node:child_process";
 
 export interface SocketStats {
   /** Connections accepted, by client tag. */
@@ -66,9 +67,10 @@ export const BAD_GATEWAY_HTML =
   "<!DOCTYPE html>\n<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n<center><h1>502 Bad Gateway</h1></center>\n" +
   "<hr><center>nginx</center>\n</body>\n</html>\n";
 
-const WORKER_SOURCE = String.raw`
-const { parentPort, workerData } = require("node:worker_threads");
+const SERVER_SOURCE = String.raw`
 const http = require("node:http");
+const workerData = JSON.parse(process.env.BENCH_SERVER_DATA);
+const parentPort = { postMessage: (message) => process.send(message), on: (event, listener) => process.on(event, listener) };
 const workflow = Buffer.from(workerData.workflow);
 const rateLimited = Buffer.from(workerData.rateLimited);
 const badGateway = Buffer.from(workerData.badGateway);
@@ -115,26 +117,26 @@ server.listen(0, "127.0.0.1", () => parentPort.postMessage({ type: "listening", 
 parentPort.on("message", (message) => {
   if (message === "stats") parentPort.postMessage({ type: "stats", stats: { connections, open, maxOpen, requests } });
   if (message === "reset") { connections = {}; maxOpen = { ...open }; requests = 0; parentPort.postMessage({ type: "reset" }); }
-  if (message === "close") { server.closeAllConnections(); server.close(() => parentPort.postMessage({ type: "closed" })); }
+  if (message === "close") { server.closeAllConnections(); server.close(() => { parentPort.postMessage({ type: "closed" }); process.disconnect(); }); }
 });
 `;
 
 export async function startBenchServer(): Promise<BenchServer> {
   const workflow = JSON.stringify(WORKFLOW);
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: { workflow, rateLimited: RATE_LIMITED_BODY, badGateway: BAD_GATEWAY_HTML },
+  const child = spawn(process.execPath, ["-e", SERVER_SOURCE], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    env: { ...process.env, BENCH_SERVER_DATA: JSON.stringify({ workflow, rateLimited: RATE_LIMITED_BODY, badGateway: BAD_GATEWAY_HTML }) },
   });
   const next = (type: string): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {
       const onMessage = (message: Record<string, unknown>): void => {
         if (message["type"] !== type) return;
-        worker.off("message", onMessage);
-        worker.off("error", reject);
+        child.off("message", onMessage);
+        child.off("error", reject);
         resolve(message);
       };
-      worker.on("message", onMessage);
-      worker.once("error", reject);
+      child.on("message", onMessage);
+      child.once("error", reject);
     });
   const { port } = (await next("listening")) as { port: number };
   return {
@@ -142,19 +144,19 @@ export async function startBenchServer(): Promise<BenchServer> {
     workflowBytes: Buffer.byteLength(workflow),
     async stats() {
       const reply = next("stats");
-      worker.postMessage("stats");
+      child.send("stats");
       return (await reply)["stats"] as SocketStats;
     },
     async resetStats() {
       const reply = next("reset");
-      worker.postMessage("reset");
+      child.send("reset");
       await reply;
     },
     async close() {
       const reply = next("closed");
-      worker.postMessage("close");
+      child.send("close");
       await reply;
-      await worker.terminate();
+      if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
     },
   };
 }
