@@ -43,12 +43,20 @@ export class RedisLink {
   readonly #borrowed: RedisCommandClient | undefined;
   readonly #url: string | undefined;
   #owned: OwnedClient | undefined;
+  /** The client being made (its package loaded), if it is. */
+  #making: Promise<OwnedClient> | undefined;
   /** The connection being opened, if one is. */
   #connecting: Promise<void> | undefined;
   #closed = false;
 
-  constructor(source: { readonly client: RedisCommandClient } | { readonly url: string | undefined }, timeoutMs: number) {
+  /** The scripts to load on each new connection. */
+  readonly #scripts: readonly LuaScript[];
+  /** Whether a client you passed has had the scripts loaded (once: its reconnections are its own). */
+  #loaded = false;
+
+  constructor(source: { readonly client: RedisCommandClient } | { readonly url: string | undefined }, timeoutMs: number, scripts: readonly LuaScript[]) {
     this.#timeoutMs = timeoutMs;
+    this.#scripts = scripts;
     this.#connectTimeoutMs = Math.max(timeoutMs, CONNECT_TIMEOUT_MS);
     this.#borrowed = "client" in source ? source.client : undefined;
     this.#url = "url" in source ? source.url : undefined;
@@ -56,7 +64,7 @@ export class RedisLink {
 
   /** Starts connecting a client made from a URL, so that the first call does not wait for it. */
   open(): void {
-    if (this.#borrowed === undefined) this.#connect().catch(() => undefined);
+    if (this.#borrowed === undefined) this.#client().catch(() => undefined);
   }
 
   /** Runs `script` on `key`; rejects on timeout, a lost connection or an error reply. */
@@ -115,25 +123,48 @@ export class RedisLink {
     });
   }
 
-  /** The client, once connected: a connection being opened is waited for, within the connect timeout. */
+  /**
+   * The client, once connected. Loading the client package (a good half second for node-redis) is waited
+   * for as long as it takes: it is this process's work, not Redis's. Opening the connection is bounded.
+   */
   async #client(): Promise<RedisCommandClient> {
-    if (this.#borrowed !== undefined) return this.#borrowed;
-    if (this.#owned?.isReady !== true) await this.#bounded(this.#connectTimeoutMs, () => this.#connect());
-    return this.#owned as OwnedClient;
+    if (this.#borrowed !== undefined) {
+      if (!this.#loaded) await this.#bounded(this.#connectTimeoutMs, (signal) => this.#load(this.#borrowed as RedisCommandClient, signal));
+      this.#loaded = true;
+      return this.#borrowed;
+    }
+    const owned = await this.#made();
+    if (!owned.isReady) await this.#bounded(this.#connectTimeoutMs, () => this.#connect(owned));
+    return owned;
+  }
+
+  #made(): Promise<OwnedClient> {
+    this.#making ??= this.#create();
+    // A package that failed to load may load on a later try (installed meanwhile).
+    this.#making.catch(() => {
+      this.#making = undefined;
+    });
+    return this.#making;
   }
 
   /** Opens the client's connection, or joins the opening under way. */
-  #connect(): Promise<void> {
-    this.#connecting ??= this.#open().finally(() => {
+  #connect(owned: OwnedClient): Promise<void> {
+    this.#connecting ??= (async () => {
+      if (this.#closed) throw new Error("The Redis rate-limit store is closed");
+      if (!owned.isOpen) await owned.connect();
+      await this.#load(owned, undefined);
+    })().finally(() => {
       this.#connecting = undefined;
     });
     return this.#connecting;
   }
 
-  async #open(): Promise<void> {
-    if (this.#closed) throw new Error("The Redis rate-limit store is closed");
-    this.#owned ??= await this.#create();
-    if (!this.#owned.isOpen) await this.#owned.connect();
+  /**
+   * Loads the scripts, so that EVALSHA finds them. Its NOSCRIPT fallback (to EVAL) costs more than a round
+   * trip: an observation sent before a take could then land after it, and the take miss what it said.
+   */
+  async #load(client: RedisCommandClient, signal: AbortSignal | undefined): Promise<void> {
+    await Promise.all(this.#scripts.map((script) => client.sendCommand(["SCRIPT", "LOAD", script.source], signal === undefined ? {} : { abortSignal: signal })));
   }
 
   async #create(): Promise<OwnedClient> {
@@ -153,7 +184,7 @@ export class RedisLink {
     // hears of it through the commands that fail, and says so once.
     client.on("error", () => undefined);
     client.unref();
-    if (this.#closed) throw new Error("The Redis rate-limit store is closed");
+    this.#owned = client;
     return client;
   }
 }

@@ -7,6 +7,7 @@ import "../node-check.js";
 import { InvalidArgumentError } from "../core/errors.js";
 import { stderrLogger, type Logger } from "../core/log.js";
 import { RedisLink, type RedisCommandClient } from "./connection.js";
+import { SCRIPTS } from "./scripts.js";
 import { SharedStore, type RedisRateLimitStore } from "./store.js";
 
 export type { RedisCommandClient } from "./connection.js";
@@ -66,7 +67,7 @@ export function createRedisRateLimitStore(options: RedisRateLimitStoreOptions = 
   positive("commandTimeout", commandTimeout);
   positive("reconnectInterval", reconnectInterval);
   positive("idleTtl", idleTtl);
-  const link = new RedisLink(client === undefined ? { url } : { client }, commandTimeout);
+  const link = new RedisLink(client === undefined ? { url } : { client }, commandTimeout, SCRIPTS);
   return new SharedStore({ link, prefix, reconnectIntervalMs: reconnectInterval, idleTtlMs: Math.ceil(idleTtl), logger });
 }
 

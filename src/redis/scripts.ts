@@ -167,3 +167,6 @@ end
 save()
 return 1
 `);
+
+/** Every script the store runs, loaded on each connection. */
+export const SCRIPTS: readonly LuaScript[] = [TAKE, OBSERVE];

@@ -9,6 +9,7 @@ import { Anyformat } from "../../src/anyformat/client.js";
 import { InvalidArgumentError } from "../../src/core/errors.js";
 import { RedisLink } from "../../src/redis/connection.js";
 import { createRedisRateLimitStore, type RedisRateLimitStore, type RedisRateLimitStoreOptions } from "../../src/redis/index.js";
+import { SCRIPTS } from "../../src/redis/scripts.js";
 import { SharedStore } from "../../src/redis/store.js";
 import { startEmulator } from "../../src/testing/server.js";
 import { tierRules } from "../core/governor/tier-rules.js";
@@ -67,7 +68,7 @@ describeWithRedis("the Redis rate-limit store", () => {
       let now = 1_000_000;
       const lines: string[] = [];
       const shared = new SharedStore({
-        link: new RedisLink({ url: redis.url }, 5_000),
+        link: new RedisLink({ url: redis.url }, 5_000, SCRIPTS),
         prefix: prefix(),
         reconnectIntervalMs: 1_000,
         idleTtlMs: 60_000,
