@@ -80,6 +80,8 @@ export class Governor {
   /** Keys whose queue is being served now, and those of them that had news meanwhile. */
   readonly #serving = new Set<string>();
   readonly #news = new Set<string>();
+  /** The store's last refusal for each key, and when it came. */
+  readonly #refusals = new Map<string, Extract<Slot, { granted: false }> & { readonly at: number }>();
   /** Tiers this governor has seen an answer for: past that, answers without rate-limit facts need no telling. */
   readonly #answered = new Set<string>();
 
@@ -105,7 +107,10 @@ export class Governor {
     const key = `${this.#namespace}:${origin}:${tier}`;
     const base = { key, tier, policy: this.#policies[tier] };
     const queue = this.#queues.get(key);
-    if (queue !== undefined && queue.length > 0) return this.#wait(base, this.#estimate(queue.length, undefined, base.policy), base.policy?.limit, limits);
+    if (queue !== undefined && queue.length > 0) {
+      const known = this.#lastRefusal(key);
+      return this.#wait(base, this.#estimate(queue.length, known, base.policy), known?.limit ?? base.policy?.limit, limits);
+    }
     const slot = this.#store.take(key, base.policy);
     if (!(slot instanceof Promise)) return this.#settle(base, slot, limits);
     return slot.then((s) => this.#settle(base, s, limits));
@@ -137,6 +142,7 @@ export class Governor {
 
   #settle(base: Waiter["ticketBase"], slot: Slot, limits: WaitLimits): Ticket | Promise<Ticket> {
     if (slot.granted) return { ...base, window: slot.window, queuedMs: 0 };
+    this.#refusals.set(base.key, { ...slot, at: Date.now() });
     const ahead = this.#queues.get(base.key)?.length ?? 0;
     return this.#wait(base, this.#estimate(ahead, slot, base.policy), slot.limit, limits);
   }
@@ -154,6 +160,16 @@ export class Governor {
     const windowMs = slot?.windowMs ?? policy?.windowMs;
     if (limit === undefined || windowMs === undefined || limit <= 0) return first;
     return first + Math.floor(ahead / limit) * windowMs;
+  }
+
+  /**
+   * What the store said when it last refused a slot of `key`, its wait counted from now: a call that joins
+   * the queue is judged on the tier as the store knows it (learnt, or being learnt by a probe), not on the
+   * size the documentation assumes.
+   */
+  #lastRefusal(key: string): Extract<Slot, { granted: false }> | undefined {
+    const last = this.#refusals.get(key);
+    return last === undefined ? undefined : { ...last, waitMs: Math.max(0, last.at + last.waitMs - Date.now()) };
   }
 
   /** Whether a wait of `expectedMs` from now is one the call may not make: past `maxWaitMs` or its deadline. */
@@ -268,6 +284,7 @@ export class Governor {
         head.resolve({ ...head.ticketBase, window: slot.window, queuedMs: Date.now() - head.enqueued });
         continue;
       }
+      this.#refusals.set(key, { ...slot, at: Date.now() });
       this.#refuseTheHopeless(queue, slot);
       if (queue.length > 0) return slot.waitMs;
     }
