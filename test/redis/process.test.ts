@@ -65,7 +65,7 @@ describe("the built package without the redis package installed", () => {
   });
 
   it("has no reference to the client in any built file but faultline/redis's own", () => {
-    const others = readdirSync(DIST).filter((file) => /\.(c?js)$/.test(file) && !/^redis\.c?js$/.test(file));
+    const others = readdirSync(DIST, { recursive: true, encoding: "utf8" }).filter((file) => /\.(c?js)$/.test(file) && !/^redis\.c?js$/.test(file));
     expect(others.length).toBeGreaterThan(3);
     for (const file of others) {
       expect(readFileSync(`${DIST}${file}`, "utf8"), file).not.toMatch(/(from|import|require)\s*\(?\s*["'](redis|@redis\/[^"']*)["']/);
