@@ -10,6 +10,13 @@ import type { LuaScript } from "./scripts.js";
 /**
  * The one method faultline needs of a Redis client: node-redis's `sendCommand` (the `redis` package, 5 or
  * later, e.g. `createClient()`). A client you pass stays yours: faultline neither connects nor closes it.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "redis";
+ * const client = await createClient({ url: process.env.REDIS_URL }).connect();
+ * const store = createRedisRateLimitStore({ client });
+ * ```
  */
 export interface RedisCommandClient {
   sendCommand(args: string[], options?: { abortSignal?: AbortSignal }): Promise<unknown>;

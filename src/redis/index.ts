@@ -13,7 +13,14 @@ import { SharedStore, type RedisRateLimitStore } from "./store.js";
 export type { RedisCommandClient } from "./connection.js";
 export type { RedisRateLimitStore, RedisStoreMode } from "./store.js";
 
-/** How to reach Redis, and how patient to be with it. */
+/**
+ * How to reach Redis, and how patient to be with it.
+ *
+ * @example
+ * ```ts
+ * createRedisRateLimitStore({ url: "rediss://:secret@cache.internal:6380", prefix: "billing:rl:", commandTimeout: 250 });
+ * ```
+ */
 export interface RedisRateLimitStoreOptions {
   /** `redis[s]://[[user]:password@]host[:port][/db]` [redis://localhost:6379]. Not with `client`. */
   readonly url?: string | undefined;

@@ -38,8 +38,10 @@ if now == nil then
 end
 
 local f = redis.call('HMGET', key, 'id', 'count', 'end', 'endKnown', 'limit', 'windowMs', 'blockedUntil', 'probed', 'probeUntil')
+-- A new hash numbers its windows from the time: a response to a slot taken before Redis lost its data
+-- (a restart) never matches a window opened after.
 local w = {
-  id = tonumber(f[1]) or 0,
+  id = tonumber(f[1]) or now,
   count = tonumber(f[2]) or 0,
   ends = tonumber(f[3]) or 0,
   endKnown = f[4] == '1',

@@ -9,7 +9,14 @@ import type { Logger } from "../core/log.js";
 import { messageOf, type RedisLink } from "./connection.js";
 import { OBSERVE, TAKE } from "./scripts.js";
 
-/** Where the store counts now: in Redis with the fleet, in this process while Redis is away, or nowhere (closed). */
+/**
+ * Where the store counts now: in Redis with the fleet, in this process while Redis is away, or nowhere (closed).
+ *
+ * @example
+ * ```ts
+ * if (store.mode === "local") metrics.increment("rate_limits.paced_locally");
+ * ```
+ */
 export type RedisStoreMode = "shared" | "local" | "closed";
 
 /**

@@ -157,10 +157,10 @@ describeWithRedis("the Redis rate-limit store", () => {
 
   it("loads its scripts again when Redis has forgotten them", async () => {
     const { store: s, lines } = store();
-    expect((await s.take("k", CONFIGURED)).granted).toBe(true);
+    const first = await s.take("k", CONFIGURED);
     await admin.scriptFlush();
     expect((await s.take("k", CONFIGURED)).granted).toBe(true);
-    await s.observe("k", CONFIGURED, { window: 1, answered: true, limit: 3, remaining: 0, resetMs: 1_000 });
+    await s.observe("k", CONFIGURED, { window: first.granted ? first.window : -1, answered: true, limit: 3, remaining: 0, resetMs: 1_000 });
     expect((await s.take("k", CONFIGURED)).granted).toBe(false);
     expect(s.mode).toBe("shared");
     expect(lines).toEqual([]);
@@ -205,6 +205,23 @@ describeWithRedis("the Redis rate-limit store", () => {
     while (s.mode !== "shared" && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(s.mode).toBe("shared");
     expect(lines).toEqual([expect.stringMatching(/Redis is unreachable \(Redis did not answer within 300 ms\)/), "faultline: Redis is back; rate limits are shared with the fleet again"]);
+  });
+
+  it("never says a password from its URL, whatever goes wrong", async () => {
+    for (const url of ["redis://:hunter2@127.0.0.1:notaport", `redis://user:hunter2@127.0.0.1:${await freePort()}`]) {
+      const { store: s, lines } = store({ url });
+      expect((await s.take("k", CONFIGURED)).granted).toBe(true);
+      expect(lines).toHaveLength(1);
+      expect(lines.join("\n")).not.toContain("hunter2");
+    }
+  });
+
+  it("numbers a new window apart from any before Redis lost its data", async () => {
+    const { store: s } = store({ prefix: "epoch:" });
+    const before = await s.take("k", CONFIGURED);
+    await admin.flushAll();
+    const after = await s.take("k", CONFIGURED);
+    expect(before.granted && after.granted && after.window !== before.window).toBe(true);
   });
 
   it("answers from this process once closed, and says nothing", async () => {
