@@ -20,8 +20,8 @@ export interface FleetWorkerConfig {
   readonly concurrency: number;
   readonly redisUrl?: string | undefined;
   readonly prefix?: string | undefined;
-  /** Per-call `deadline`, if any. */
-  readonly deadline?: number | undefined;
+  /** The client's `maxRetries` [2]. */
+  readonly maxRetries?: number | undefined;
 }
 
 /** What a worker tells its parent when stopped. Times are `Date.now()` values. */
@@ -53,7 +53,7 @@ const af = new Anyformat({
   apiKey: config.apiKey,
   baseUrl: config.baseUrl,
   rateLimit: config.mode === "off" ? false : store === undefined ? {} : { store },
-  deadline: config.deadline,
+  maxRetries: config.maxRetries,
   logLevel: "off",
 });
 

@@ -40,9 +40,6 @@ describeWithRedis("a fleet of processes sharing one key through Redis", () => {
     await new Promise((resolve) => setTimeout(resolve, RUN_MS));
     const reports = await fleet.stop();
     const runs = emu.requests.filter((r) => r.method === "POST" && r.path.endsWith("/run/"));
-    const t0 = runs[0]?.at ?? 0;
-    console.log(mode, runs.map((r) => `${r.at - t0}:${r.status}`).join(" "));
-    for (const r of reports) console.log(JSON.stringify({ ...r, successes: r.successes.map(([at, q]) => `${at - t0}/${q}`) }));
     return { reports, accepted: runs.filter((r) => r.status === 202).length, refused: runs.filter((r) => r.status === 429).length };
   }
 
