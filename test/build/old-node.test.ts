@@ -51,7 +51,7 @@ beforeAll(() => {
 });
 
 describe("the built package on a Node older than 22.19", () => {
-  it.each(["index.js", "index.cjs", "testing.js", "testing.cjs"])("fails to load dist/%s with a clear error, not undici's", (file) => {
+  it.each(["index.js", "index.cjs", "testing.js", "testing.cjs", "redis.js", "redis.cjs"])("fails to load dist/%s with a clear error, not undici's", (file) => {
     const { path, version } = old as { path: string; version: string };
     const result = run(path, [join(dist, file)]);
     expect(result.code).toBe(1);

@@ -77,6 +77,11 @@ export class Governor {
   readonly #policies: Readonly<Record<string, TierPolicy>>;
   readonly #queues = new Map<string, Waiter[]>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
+  /** Keys whose queue is being served now, and those of them that had news meanwhile. */
+  readonly #serving = new Set<string>();
+  readonly #news = new Set<string>();
+  /** The store's last refusal for each key, and when it came. */
+  readonly #refusals = new Map<string, Extract<Slot, { granted: false }> & { readonly at: number }>();
   /** Tiers this governor has seen an answer for: past that, answers without rate-limit facts need no telling. */
   readonly #answered = new Set<string>();
 
@@ -102,7 +107,10 @@ export class Governor {
     const key = `${this.#namespace}:${origin}:${tier}`;
     const base = { key, tier, policy: this.#policies[tier] };
     const queue = this.#queues.get(key);
-    if (queue !== undefined && queue.length > 0) return this.#wait(base, this.#estimate(queue.length, undefined, base.policy), base.policy?.limit, limits);
+    if (queue !== undefined && queue.length > 0) {
+      const known = this.#lastRefusal(key);
+      return this.#wait(base, this.#estimate(queue.length, known, base.policy), known?.limit ?? base.policy?.limit, limits);
+    }
     const slot = this.#store.take(key, base.policy);
     if (!(slot instanceof Promise)) return this.#settle(base, slot, limits);
     return slot.then((s) => this.#settle(base, s, limits));
@@ -134,6 +142,7 @@ export class Governor {
 
   #settle(base: Waiter["ticketBase"], slot: Slot, limits: WaitLimits): Ticket | Promise<Ticket> {
     if (slot.granted) return { ...base, window: slot.window, queuedMs: 0 };
+    this.#refusals.set(base.key, { ...slot, at: Date.now() });
     const ahead = this.#queues.get(base.key)?.length ?? 0;
     return this.#wait(base, this.#estimate(ahead, slot, base.policy), slot.limit, limits);
   }
@@ -151,6 +160,16 @@ export class Governor {
     const windowMs = slot?.windowMs ?? policy?.windowMs;
     if (limit === undefined || windowMs === undefined || limit <= 0) return first;
     return first + Math.floor(ahead / limit) * windowMs;
+  }
+
+  /**
+   * What the store said when it last refused a slot of `key`, its wait counted from now: a call that joins
+   * the queue is judged on the tier as the store knows it (learnt, or being learnt by a probe), not on the
+   * size the documentation assumes.
+   */
+  #lastRefusal(key: string): Extract<Slot, { granted: false }> | undefined {
+    const last = this.#refusals.get(key);
+    return last === undefined ? undefined : { ...last, waitMs: Math.max(0, last.at + last.waitMs - Date.now()) };
   }
 
   /** Whether a wait of `expectedMs` from now is one the call may not make: past `maxWaitMs` or its deadline. */
@@ -201,8 +220,16 @@ export class Governor {
     });
   }
 
-  /** Wakes the queue of `key` after `ms` (or keeps the wake-up already set, when `ms` is undefined). */
+  /**
+   * Wakes the queue of `key` after `ms` (or keeps the wake-up already set, when `ms` is undefined). While
+   * the queue is being served, its server sets the next wake-up when it stops; news (`ms` given) makes it
+   * look again at once, since the answer it is waiting for may predate them.
+   */
   #schedule(key: string, ms: number | undefined): void {
+    if (this.#serving.has(key)) {
+      if (ms !== undefined) this.#news.add(key);
+      return;
+    }
     const existing = this.#timers.get(key);
     if (ms === undefined && existing !== undefined) return;
     if (existing !== undefined) clearTimeout(existing);
@@ -216,32 +243,53 @@ export class Governor {
   }
 
   /**
-   * Hands out slots to the waiters of `key` in order until the store refuses; then tells each waiter left
-   * whose turn now lies past its `maxRetryAfter` or deadline (the tier's real size may just have been
-   * learnt), and sleeps until the next slot may be free.
+   * Serves the queue of `key`, one server at a time: with a store that answers asynchronously (Redis), two
+   * servers would each take a slot for the same head of the queue, and one of the two slots would be lost.
    */
   async #drain(key: string): Promise<void> {
+    this.#serving.add(key);
+    let next: number | undefined;
+    try {
+      next = await this.#serve(key);
+    } finally {
+      this.#serving.delete(key);
+    }
+    const news = this.#news.delete(key);
+    // A call may have joined (a new queue) after the server found its queue empty and before it stopped.
+    if ((this.#queues.get(key)?.length ?? 0) === 0) return;
+    this.#schedule(key, news || next === undefined ? 0 : next);
+  }
+
+  /**
+   * Hands out slots to the waiters of `key` in order until the store refuses; then tells each waiter left
+   * whose turn now lies past its `maxRetryAfter` or deadline (the tier's real size may just have been
+   * learnt), and answers how long until the next slot may be free (`undefined` once the queue is empty).
+   */
+  async #serve(key: string): Promise<number | undefined> {
     const queue = this.#queues.get(key);
     while (queue !== undefined && queue.length > 0) {
-      const waiter = queue[0] as Waiter;
+      const policy = (queue[0] as Waiter).ticketBase.policy;
       let slot: Slot;
       try {
-        slot = await this.#store.take(key, waiter.ticketBase.policy);
+        slot = await this.#store.take(key, policy);
       } catch {
         slot = { granted: false, waitMs: 100, limit: undefined, windowMs: undefined };
       }
-      // The waiter may have been aborted while the store answered.
-      if (queue[0] !== waiter) continue;
       if (slot.granted) {
-        waiter.cleanup();
-        waiter.resolve({ ...waiter.ticketBase, window: slot.window, queuedMs: Date.now() - waiter.enqueued });
+        // The slot goes to whoever heads the queue now: the waiter it was taken for may have been aborted
+        // while the store answered, and a slot taken is a slot spent.
+        const head = queue[0];
+        if (head === undefined) break;
+        head.cleanup();
+        head.resolve({ ...head.ticketBase, window: slot.window, queuedMs: Date.now() - head.enqueued });
         continue;
       }
+      this.#refusals.set(key, { ...slot, at: Date.now() });
       this.#refuseTheHopeless(queue, slot);
-      if (queue.length > 0) this.#schedule(key, slot.waitMs);
-      return;
+      if (queue.length > 0) return slot.waitMs;
     }
     this.#queues.delete(key);
+    return undefined;
   }
 
   #refuseTheHopeless(queue: Waiter[], slot: Extract<Slot, { granted: false }>): void {

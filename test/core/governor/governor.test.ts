@@ -42,6 +42,17 @@ describe("the rate-limit governor", () => {
     expect(results.filter((r) => r.queuedMs > 0).length).toBeGreaterThanOrEqual(40);
   });
 
+  it("lets 200 concurrent runs through a tier it learns from the server, refusing none on the documented size", async () => {
+    // anyformat documents 60 a minute: judged on that, calls queued 120 deep would be refused as hopeless
+    // before the first answer told the governor the tier is 50 a second.
+    const { emu, af, wf } = await rig({}, { rateLimits: { submission: 50, general: 1_000, windowMs: 1_000 } });
+    const outcomes = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => af.workflows.run(wf.id, { text: `doc ${i}` })));
+
+    expect(outcomes.filter((o) => o.status === "rejected")).toEqual([]);
+    expect(runs(emu)).toHaveLength(200);
+    expect(runs(emu).filter((r) => r.status === 429)).toEqual([]);
+  });
+
   it("serves waiting calls first come, first served", async () => {
     const { af, wf } = await rig({}, { rateLimits: { submission: 2, general: 1_000, windowMs: 1_000 } });
     const order: number[] = [];
