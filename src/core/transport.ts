@@ -290,6 +290,9 @@ export class Transport {
       }
       if (breaker !== undefined) permit = breaker.allow(spec.method, call.shownUrl, attempt - 1);
     } catch (error) {
+      // A refusal costs no I/O: without a turn of the event loop here, a caller that retries at once in a
+      // loop would never let the timers and answers that end the refusal (a probe, a window) run.
+      await new Promise((resolve) => setImmediate(resolve));
       throw markNothingSent(error as FaultlineError);
     }
     call.probed = permit === "probe";

@@ -37,7 +37,7 @@ if now == nil then
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local f = redis.call('HMGET', key, 'id', 'count', 'end', 'endKnown', 'limit', 'windowMs', 'blockedUntil', 'probed', 'probeUntil')
+local f = redis.call('HMGET', key, 'id', 'count', 'end', 'endKnown', 'limit', 'windowMs', 'blockedUntil', 'probed', 'probeUntil', 'share', 'hit')
 -- A new hash numbers its windows from the time: a response to a slot taken before Redis lost its data
 -- (a restart) never matches a window opened after.
 local w = {
@@ -50,6 +50,8 @@ local w = {
   blockedUntil = tonumber(f[7]) or 0,
   probed = f[8] == '1',
   probeUntil = tonumber(f[9]) or 0,
+  share = tonumber(f[10]) or 1,
+  hit = f[11] == '1',
 }
 
 local function num(x)
@@ -65,7 +67,7 @@ end
 local function save()
   redis.call('HSET', key, 'id', num(w.id), 'count', num(w.count), 'end', num(w.ends), 'endKnown', flag(w.endKnown),
     'limit', num(w.limit), 'windowMs', num(w.windowMs), 'blockedUntil', num(w.blockedUntil),
-    'probed', flag(w.probed), 'probeUntil', num(w.probeUntil))
+    'probed', flag(w.probed), 'probeUntil', num(w.probeUntil), 'share', num(w.share), 'hit', flag(w.hit))
   -- A week at most: a lying server's Retry-After of years must not make an out-of-range expiry.
   local live = math.max(w.ends, w.blockedUntil, w.probeUntil) - now
   live = math.min(math.max(live, 0), 604800000)
@@ -89,6 +91,17 @@ local function effectiveLimit()
   return w.limit
 end
 
+-- sharedLimit and regrown in store.ts.
+local function sharedLimit(limit)
+  if limit == nil then return nil end
+  return math.max(1, math.floor(limit * w.share))
+end
+
+local function regrow(limit)
+  if w.hit or w.share >= 1 then return end
+  w.share = math.min(1, w.share + 1 / math.max(1, limit or 1))
+end
+
 local function currentWindowMs()
   if explicit then return policyWindow end
   if w.windowMs ~= nil then return w.windowMs end
@@ -98,35 +111,42 @@ end
 
 /**
  * `take(key, policy)`; ARGV[6] is the probe's lease in ms. Answers `{1, window}` for a slot, or
- * `{0, waitMs, limit, windowMs, probing}` with limit and windowMs as strings ('' when unknown).
+ * `{0, waitMs, limit, windowMs, probing, guess, windowGuess}` with limit and windowMs as strings ('' when unknown).
  */
 export const TAKE = script(`${PRELUDE}
 local probeLeaseMs = tonumber(ARGV[6])
 
-local function refused(waitMs, probing)
-  return {0, math.max(1, math.ceil(waitMs)), num(effectiveLimit()), num(currentWindowMs()), probing}
+local function refused(waitMs, probing, guess)
+  local windowGuess = 0
+  if not explicit and w.windowMs == nil and w.limit ~= nil then windowGuess = 1 end
+  return {0, math.max(1, math.ceil(waitMs)), num(sharedLimit(effectiveLimit())), num(currentWindowMs()), probing, guess, windowGuess}
 end
 
-if now < w.blockedUntil then return refused(w.blockedUntil - now, 0) end
+if now < w.blockedUntil then return refused(w.blockedUntil - now, 0, 0) end
 if policyLimit ~= nil and not explicit and not w.probed then
-  if now < w.probeUntil then return refused(w.probeUntil - now, 1) end
+  if now < w.probeUntil then return refused(w.probeUntil - now, 1, 0) end
   w.probeUntil = now + probeLeaseMs
 end
 local windowMs = currentWindowMs()
+local full = effectiveLimit()
 if now >= w.ends then
   w.id = w.id + 1
   w.count = 0
   if windowMs == nil then w.ends = now else w.ends = now + windowMs + guardMs(windowMs) end
   w.endKnown = false
+  regrow(full)
+  w.hit = false
 end
-local limit = effectiveLimit()
+local limit = sharedLimit(full)
 if limit == nil or w.count < limit then
   w.count = w.count + 1
   save()
   return {1, w.id}
 end
 save()
-return refused(w.ends - now, 0)
+local guess = 0
+if not w.endKnown and w.limit ~= nil then guess = 1 end
+return refused(w.ends - now, 0, guess)
 `);
 
 /**
@@ -147,6 +167,8 @@ if oLimit ~= nil then w.limit = oLimit end
 local limit = effectiveLimit()
 if blockMs ~= nil then
   w.blockedUntil = math.max(w.blockedUntil, now + math.min(blockMs, MAX_BLOCK_MS))
+  if not w.hit then w.share = w.share / 2 end
+  w.hit = true
   w.count = 9007199254740991
   w.ends = w.blockedUntil
   w.endKnown = true
@@ -164,7 +186,7 @@ if resetMs ~= nil then
     w.ends = bound
     w.endKnown = true
   end
-  if limit ~= nil and remaining == limit - 1 and not explicit then w.windowMs = math.max(1, math.min(resetMs, MAX_BLOCK_MS)) end
+  if not explicit then w.windowMs = math.max(w.windowMs or 1, math.min(resetMs, MAX_BLOCK_MS)) end
 end
 save()
 return 1

@@ -155,10 +155,10 @@ function arg(value: number | undefined): string {
   return value === undefined || !Number.isFinite(value) ? "" : String(value);
 }
 
-/** TAKE's reply, `{1, window}` or `{0, waitMs, limit, windowMs, probing}`, as a Slot. */
+/** TAKE's reply, `{1, window}` or `{0, waitMs, limit, windowMs, probing, guess, windowGuess}`, as a Slot. */
 function slotFrom(reply: unknown): Slot {
   if (!Array.isArray(reply)) throw new Error(`Unexpected reply from the take script: ${typeof reply}`);
-  const [granted, first, limit, windowMs, probing] = reply.map((part: unknown) => String(part));
+  const [granted, first, limit, windowMs, probing, guess, windowGuess] = reply.map((part: unknown) => String(part));
   if (granted === "1") return { granted: true, window: Number(first) };
   return {
     granted: false,
@@ -166,6 +166,8 @@ function slotFrom(reply: unknown): Slot {
     limit: optional(limit),
     windowMs: optional(windowMs),
     ...(probing === "1" ? { probing: true } : {}),
+    ...(guess === "1" ? { guess: true } : {}),
+    ...(windowGuess === "1" ? { windowGuess: true } : {}),
   };
 }
 

@@ -161,6 +161,21 @@ describe("the circuit breaker", () => {
     expect(retries).toEqual([]);
   });
 
+  it("lets the event loop turn on every refusal: a caller retrying in a tight loop starves nothing", async () => {
+    const { emu, af } = await rig({ failureThreshold: 1, openMs: 100 });
+    emu.outage({ status: 503 });
+    await fail(af.webhooks.list());
+    let fired = false;
+    setTimeout(() => (fired = true), 20);
+    const until = Date.now() + 2_000;
+    let refusals = 0;
+    while (!fired && Date.now() < until) {
+      if ((await fail(af.webhooks.list())) instanceof CircuitOpenError) refusals++;
+    }
+    expect(fired).toBe(true);
+    expect(refusals).toBeGreaterThan(0);
+  });
+
   it("is off with circuitBreaker: false", async () => {
     const { emu, af } = await rig(false);
     emu.outage({ status: 503 });

@@ -77,6 +77,8 @@ export class Governor {
   readonly #policies: Readonly<Record<string, TierPolicy>>;
   readonly #queues = new Map<string, Waiter[]>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
+  /** When each queue's wake-up is due (ms since the epoch). */
+  readonly #wakeAt = new Map<string, number>();
   /** Keys whose queue is being served now, and those of them that had news meanwhile. */
   readonly #serving = new Set<string>();
   readonly #news = new Set<string>();
@@ -138,6 +140,10 @@ export class Governor {
     }
     // A tier's first answer (its size now known) or a 429 (its next opening moved): waiters re-time themselves.
     if (first || facts.status === 429) this.#schedule(ticket.key, 0);
+    // A window found to end sooner than the queue's wake-up: wake it then, not a window's guard later.
+    else if (facts.resetMs !== undefined && Date.now() + facts.resetMs < (this.#wakeAt.get(ticket.key) ?? -Infinity)) {
+      this.#schedule(ticket.key, facts.resetMs);
+    }
   }
 
   #settle(base: Waiter["ticketBase"], slot: Slot, limits: WaitLimits): Ticket | Promise<Ticket> {
@@ -149,17 +155,20 @@ export class Governor {
 
   /**
    * The expected wait of a call with `ahead` waiters before it: until the window ends, then a window per
-   * `limit` of them. While the tier's size is being learnt, nothing: the assumed size may be wrong, and once
-   * the answer is in, waiters whose turn is then too far off are refused.
+   * `limit` of them; and of that, the part that rests on the server's word (`sureMs`). Only the sure part
+   * may refuse a call: a probe still out, a window end not yet bounded by an answer, or a window length not
+   * yet heard are assumptions, and a call is not failed on an assumption; it waits, and is judged again
+   * once the answer is in.
    */
-  #estimate(ahead: number, slot: Extract<Slot, { granted: false }> | undefined, policy: TierPolicy | undefined): number {
+  #estimate(ahead: number, slot: Extract<Slot, { granted: false }> | undefined, policy: TierPolicy | undefined): Estimate {
     // The probe's answer comes back in a round trip, as a rule: its lease is only how long it may take.
-    if (slot?.probing === true) return 0;
+    if (slot?.probing === true) return { ms: 0, sureMs: 0 };
     const first = slot?.waitMs ?? 0;
     const limit = slot?.limit ?? policy?.limit;
     const windowMs = slot?.windowMs ?? policy?.windowMs;
-    if (limit === undefined || windowMs === undefined || limit <= 0) return first;
-    return first + Math.floor(ahead / limit) * windowMs;
+    const windows = limit === undefined || windowMs === undefined || limit <= 0 ? 0 : Math.floor(ahead / limit) * windowMs;
+    const sureFirst = slot === undefined || slot.guess === true ? 0 : first;
+    return { ms: first + windows, sureMs: slot?.windowGuess === true || slot?.guess === true ? sureFirst : sureFirst + windows };
   }
 
   /**
@@ -177,8 +186,14 @@ export class Governor {
     return expectedMs > limits.maxWaitMs || (limits.deadlineAt !== undefined && Date.now() + expectedMs > limits.deadlineAt);
   }
 
-  #wait(base: Waiter["ticketBase"], expectedMs: number, limit: number | undefined, limits: WaitLimits): Promise<Ticket> {
-    if (this.#tooLong(expectedMs, limits)) return Promise.reject(tooLong(base.tier, expectedMs, limit, limits));
+  /**
+   * Queues a call for a slot, or refuses it at once when its wait is known to be too long. A wait that
+   * rests on an assumption (a probe still out, a window length not yet heard from the server) refuses
+   * nothing: the call waits, and is judged again when the server's answer is in.
+   */
+  #wait(base: Waiter["ticketBase"], estimate: Estimate, limit: number | undefined, limits: WaitLimits): Promise<Ticket> {
+    const expectedMs = estimate.ms;
+    if (this.#tooLong(estimate.sureMs, limits)) return Promise.reject(tooLong(base.tier, estimate.sureMs, limit, limits));
     if (limits.signal?.aborted) return Promise.reject(aborted());
     try {
       limits.onWait?.({ tier: base.tier, waitMs: expectedMs, attempt: limits.attempt });
@@ -233,10 +248,13 @@ export class Governor {
     const existing = this.#timers.get(key);
     if (ms === undefined && existing !== undefined) return;
     if (existing !== undefined) clearTimeout(existing);
+    const delay = Math.max(0, ms ?? 0);
+    this.#wakeAt.set(key, Date.now() + delay);
     const timer = setTimeout(() => {
       this.#timers.delete(key);
+      this.#wakeAt.delete(key);
       void this.#drain(key);
-    }, Math.max(0, ms ?? 0));
+    }, delay);
     // A queue only has waiters whose calls keep the process alive themselves: the wake-up need not.
     timer.unref?.();
     this.#timers.set(key, timer);
@@ -294,12 +312,18 @@ export class Governor {
 
   #refuseTheHopeless(queue: Waiter[], slot: Extract<Slot, { granted: false }>): void {
     for (const [position, waiter] of [...queue].entries()) {
-      const expected = this.#estimate(position, slot, waiter.ticketBase.policy);
-      if (!this.#tooLong(expected, waiter.limits)) continue;
+      const { sureMs } = this.#estimate(position, slot, waiter.ticketBase.policy);
+      if (!this.#tooLong(sureMs, waiter.limits)) continue;
       waiter.cleanup();
-      waiter.reject(tooLong(waiter.ticketBase.tier, expected, slot.limit, waiter.limits));
+      waiter.reject(tooLong(waiter.ticketBase.tier, sureMs, slot.limit, waiter.limits));
     }
   }
+}
+
+/** A wait foreseen: all of it, and the part the server's word stands behind. */
+interface Estimate {
+  readonly ms: number;
+  readonly sureMs: number;
 }
 
 function aborted(): AbortedError {

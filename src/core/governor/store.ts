@@ -26,6 +26,13 @@ export type Slot =
       readonly windowMs: number | undefined;
       /** Refused while the tier's first request is out to learn its size: the limit above is only assumed. */
       readonly probing?: boolean | undefined;
+      /**
+       * `waitMs` rests on an assumption, not on the server's word: it has spoken x-ratelimit-* before, but
+       * no answer of this window has bounded its end yet.
+       */
+      readonly guess?: boolean | undefined;
+      /** `windowMs` is the documented length, not yet heard from a server that speaks x-ratelimit-*. */
+      readonly windowGuess?: boolean | undefined;
     };
 
 /** What a response said about its tier. */
@@ -70,6 +77,14 @@ interface Window {
   probed: boolean;
   /** While the probe is out, nobody else goes, until this time (it may never answer). */
   probeUntil: number;
+  /**
+   * The part of the tier this store takes (1: all of it). A 429 halves it; each window that ends without
+   * one gives back a slot. Processes that cannot see each other (no shared store) so settle on shares
+   * that fit the tier together, instead of each bursting the whole of it.
+   */
+  share: number;
+  /** Whether a 429 was met in the current window. */
+  hit: boolean;
 }
 
 /**
@@ -84,6 +99,8 @@ interface Window {
  * - Until a tier with an assumed size has seen one answer, one request at a time goes out to learn its
  *   real size ("learn before you burst"): a burst sized to the documentation would meet 429s on a smaller
  *   tier. A tier whose size the user configured, or that has no known size at all, skips this.
+ * - A 429 halves the part of the limit the store takes (never below one slot); a window that ends without
+ *   one gives a slot back (additive increase, multiplicative decrease, as TCP shares a link).
  */
 export const PROBE_LEASE_MS = 250;
 
@@ -98,6 +115,16 @@ function resetCap(windowMs: number | undefined): number {
 
 export function guardMs(windowMs: number): number {
   return Math.min(1_000, Math.ceil(windowMs * 0.05));
+}
+
+/** The slots a window grants: the tier's limit, times the store's share of it, at least one. */
+export function sharedLimit(limit: number | undefined, share: number): number | undefined {
+  return limit === undefined ? undefined : Math.max(1, Math.floor(limit * share));
+}
+
+/** What a window that ended gives back to the share: a slot when no 429 came, none otherwise. */
+export function regrown(share: number, hit: boolean, limit: number | undefined): number {
+  return hit || share >= 1 ? share : Math.min(1, share + 1 / Math.max(1, limit ?? 1));
 }
 
 export function effectiveLimit(policy: TierPolicy | undefined, learned: number | undefined): number | undefined {
@@ -124,18 +151,24 @@ export class MemoryRateLimitStore implements RateLimitStore {
       w.probeUntil = now + PROBE_LEASE_MS;
     }
     const windowMs = policy?.explicit === true ? policy.windowMs : (w.windowMs ?? policy?.windowMs);
+    const full = effectiveLimit(policy, w.limit);
     if (now >= w.end) {
       w.id += 1;
       w.count = 0;
       w.end = windowMs === undefined ? now : now + windowMs + guardMs(windowMs);
       w.endKnown = false;
+      w.share = regrown(w.share, w.hit, full);
+      w.hit = false;
     }
-    const limit = effectiveLimit(policy, w.limit);
+    const limit = sharedLimit(full, w.share);
     if (limit === undefined || w.count < limit) {
       w.count += 1;
       return { granted: true, window: w.id };
     }
-    return this.#refused(w, policy, w.end - now);
+    // A server that speaks x-ratelimit-* will bound this window with its first answer; until then its end is a
+    // guess. One that never does leaves the documented length as the best word there is.
+    const guess = !w.endKnown && w.limit !== undefined;
+    return guess ? { ...this.#refused(w, policy, w.end - now), guess: true } : this.#refused(w, policy, w.end - now);
   }
 
   observe(key: string, policy: TierPolicy | undefined, o: RateObservation): void {
@@ -149,6 +182,8 @@ export class MemoryRateLimitStore implements RateLimitStore {
     if (o.blockMs !== undefined) {
       const until = now + Math.min(o.blockMs, MAX_BLOCK_MS);
       w.blockedUntil = Math.max(w.blockedUntil, until);
+      w.share = w.hit ? w.share : w.share / 2;
+      w.hit = true;
       // The server's window is spent until then, and over by then: the next one opens when the block ends.
       w.count = Number.MAX_SAFE_INTEGER;
       w.end = w.blockedUntil;
@@ -164,15 +199,16 @@ export class MemoryRateLimitStore implements RateLimitStore {
         w.end = bound;
         w.endKnown = true;
       }
-      // The first request of a server window learns its length (the header is whole seconds, rounded up).
-      if (limit !== undefined && o.remaining === limit - 1 && policy?.explicit !== true) w.windowMs = Math.max(1, Math.min(o.resetMs, MAX_BLOCK_MS));
+      // A window lasts at least as long as any reset the server gave in it; the first request of a window
+      // sees it whole (the header is whole seconds, rounded up).
+      if (policy?.explicit !== true) w.windowMs = Math.max(w.windowMs ?? 1, Math.min(o.resetMs, MAX_BLOCK_MS));
     }
   }
 
   #window(key: string): Window {
     let w = this.#windows.get(key);
     if (w === undefined) {
-      w = { id: 0, count: 0, end: 0, endKnown: false, limit: undefined, windowMs: undefined, blockedUntil: 0, probed: false, probeUntil: 0 };
+      w = { id: 0, count: 0, end: 0, endKnown: false, limit: undefined, windowMs: undefined, blockedUntil: 0, probed: false, probeUntil: 0, share: 1, hit: false };
       this.#windows.set(key, w);
     }
     return w;
@@ -180,6 +216,8 @@ export class MemoryRateLimitStore implements RateLimitStore {
 
   #refused(w: Window, policy: TierPolicy | undefined, waitMs: number): Extract<Slot, { granted: false }> {
     const windowMs = policy?.explicit === true ? policy.windowMs : (w.windowMs ?? policy?.windowMs);
-    return { granted: false, waitMs: Math.max(1, Math.ceil(waitMs)), limit: effectiveLimit(policy, w.limit), windowMs };
+    const limit = sharedLimit(effectiveLimit(policy, w.limit), w.share);
+    const refused = { granted: false, waitMs: Math.max(1, Math.ceil(waitMs)), limit, windowMs } as const;
+    return policy?.explicit !== true && w.windowMs === undefined && w.limit !== undefined ? { ...refused, windowGuess: true } : refused;
   }
 }

@@ -8,6 +8,7 @@ import { Anyformat, type AnyformatOptions } from "../../../src/anyformat/client.
 import { AbortedError, RateLimitedError, TimeoutError } from "../../../src/core/errors.js";
 import { Roboflow } from "../../../src/roboflow/client.js";
 import { ANYFORMAT_EMULATOR_KEY } from "../../../src/testing/anyformat/app.js";
+import { MemoryRateLimitStore } from "../../../src/core/governor/store.js";
 import { startEmulator, type StartAnyformatOptions } from "../../../src/testing/server.js";
 import { json, scripted, timedFailure } from "../support.js";
 
@@ -198,6 +199,35 @@ describe("the rate-limit governor", () => {
     // `rig` created a workflow: the general tier is spent.
     for (let i = 0; i < 3; i++) await af.health();
     expect(emu.requests.filter((r) => r.path === "/health/")).toHaveLength(3);
+  });
+
+  it("never refuses a call on a window end it has only guessed: processes unaware of each other get through", async () => {
+    // Two clients with stores of their own: two processes on one key without a shared store.
+    const { emu, wf } = await rig({}, { rateLimits: { submission: 10, general: 1_000, windowMs: 1_000 } });
+    const clients = [0, 1].map(() => new Anyformat({ apiKey: ANYFORMAT_EMULATOR_KEY, baseUrl: emu.url, rateLimit: { store: new MemoryRateLimitStore() }, logLevel: "off" }));
+    open.push(...clients.map((c) => () => c.close()));
+    const stop = Date.now() + 3_000;
+    let ok = 0;
+    let refusedUnsent = 0;
+    await Promise.all(
+      clients.flatMap((af) =>
+        Array.from({ length: 6 }, async () => {
+          // A caller that tries again at once, as a naive loop does.
+          while (Date.now() < stop) {
+            try {
+              await af.workflows.run(wf.id, { text: "x" });
+              ok++;
+            } catch (error) {
+              if ((error as RateLimitedError).attempts === 0) refusedUnsent++;
+            }
+          }
+        }),
+      ),
+    );
+    // Refusing on the first window's guessed minute, before the server's answers bounded it, refused tens
+    // of thousands of calls in a tight loop and starved the answers that would have ended it.
+    expect(refusedUnsent).toBeLessThan(20);
+    expect(ok).toBeGreaterThanOrEqual(15);
   });
 
   it("paces Roboflow, which publishes no limits, from its 429s alone", async () => {

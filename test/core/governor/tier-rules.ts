@@ -110,13 +110,61 @@ export function tierRules(make: MakeRuleRig): void {
     expect(await r.grants(1)).toEqual([true]);
   });
 
-  it("blocks the whole tier for a 429's wait, and opens a fresh window after it", async () => {
+  it("blocks the whole tier for a 429's wait, and opens a fresh window after it, at half its share", async () => {
     const r = await rig();
     await r.grants(1);
     await r.observe({ window: undefined, answered: true, blockMs: 1_000 });
     expect(await r.waitMs()).toBe(1_000);
     r.advance(1_000);
+    // Half of 3, rounded down: 1.
+    expect(await r.grants(2)).toEqual([true, false]);
+  });
+
+  it("halves its share of the tier at a 429 (once a window), and gives a slot back for each window without one", async () => {
+    const r = await rig({ limit: 4, windowMs: 1_000, explicit: true });
+    await r.grants(1);
+    await r.observe({ window: undefined, answered: true, blockMs: 1_000 });
+    await r.observe({ window: undefined, answered: true, blockMs: 1_000 });
+    r.advance(1_000);
+    expect(await r.grants(3)).toEqual([true, true, false]);
+    r.advance(1_050);
     expect(await r.grants(4)).toEqual([true, true, true, false]);
+    r.advance(1_050);
+    expect(await r.grants(5)).toEqual([true, true, true, true, false]);
+    r.advance(1_050);
+    expect(await r.grants(5)).toEqual([true, true, true, true, false]);
+  });
+
+  it("calls a window's end a guess while a server that speaks x-ratelimit-* has not yet bounded it", async () => {
+    const r = await rig({ limit: 2, windowMs: 60_000, explicit: true });
+    const first = await r.window();
+    await r.observe({ window: first, answered: true, limit: 2, remaining: 1, resetMs: 1_000 });
+    await r.grants(1);
+    const bounded = await r.take();
+    expect(bounded.granted === false && bounded.guess).toBeFalsy();
+    r.advance(1_000);
+    // A new window: the server has not answered in it yet, so its end (a minute, as configured) is a guess.
+    await r.grants(2);
+    const guessed = await r.take();
+    expect(guessed.granted === false && guessed.guess).toBe(true);
+  });
+
+  it("takes the documented length as the word when the server never sends x-ratelimit-*", async () => {
+    const r = await rig({ limit: 1, windowMs: 60_000, explicit: true });
+    const first = await r.window();
+    await r.observe({ window: first, answered: true });
+    const refused = await r.take();
+    expect(refused.granted === false && refused.guess).toBeFalsy();
+  });
+
+  it("never shares a tier down to nothing: one slot a window at least", async () => {
+    const r = await rig({ limit: 2, windowMs: 1_000, explicit: true });
+    for (let i = 0; i < 5; i++) {
+      await r.grants(1);
+      await r.observe({ window: undefined, answered: true, blockMs: 1_000 });
+      r.advance(1_000);
+    }
+    expect(await r.grants(2)).toEqual([true, false]);
   });
 
   it("lets one request out to learn an assumed tier's size before the rest go", async () => {
