@@ -37,7 +37,7 @@ if now == nil then
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local f = redis.call('HMGET', key, 'id', 'count', 'end', 'endKnown', 'limit', 'windowMs', 'blockedUntil', 'probed', 'probeUntil', 'share', 'hit')
+local f = redis.call('HMGET', key, 'id', 'count', 'end', 'endKnown', 'limit', 'windowMs', 'blockedUntil', 'probed', 'probeUntil', 'share', 'hit', 'mine')
 -- A new hash numbers its windows from the time: a response to a slot taken before Redis lost its data
 -- (a restart) never matches a window opened after.
 local w = {
@@ -52,6 +52,7 @@ local w = {
   probeUntil = tonumber(f[9]) or 0,
   share = tonumber(f[10]) or 1,
   hit = f[11] == '1',
+  mine = tonumber(f[12]) or 0,
 }
 
 local function num(x)
@@ -67,7 +68,7 @@ end
 local function save()
   redis.call('HSET', key, 'id', num(w.id), 'count', num(w.count), 'end', num(w.ends), 'endKnown', flag(w.endKnown),
     'limit', num(w.limit), 'windowMs', num(w.windowMs), 'blockedUntil', num(w.blockedUntil),
-    'probed', flag(w.probed), 'probeUntil', num(w.probeUntil), 'share', num(w.share), 'hit', flag(w.hit))
+    'probed', flag(w.probed), 'probeUntil', num(w.probeUntil), 'share', num(w.share), 'hit', flag(w.hit), 'mine', num(w.mine))
   -- A week at most: a lying server's Retry-After of years must not make an out-of-range expiry.
   local live = math.max(w.ends, w.blockedUntil, w.probeUntil) - now
   live = math.min(math.max(live, 0), 604800000)
@@ -91,10 +92,15 @@ local function effectiveLimit()
   return w.limit
 end
 
--- sharedLimit and regrown in store.ts.
+-- sharedLimit, shrunk and regrown in store.ts.
 local function sharedLimit(limit)
   if limit == nil then return nil end
   return math.max(1, math.floor(limit * w.share))
+end
+
+local function shrink(limit)
+  if limit == nil then w.share = w.share / 2; return end
+  w.share = math.min(w.share / 2, math.max(1, w.mine - 1) / math.max(1, limit))
 end
 
 local function regrow(limit)
@@ -136,10 +142,12 @@ if now >= w.ends then
   w.endKnown = false
   regrow(full)
   w.hit = false
+  w.mine = 0
 end
 local limit = sharedLimit(full)
 if limit == nil or w.count < limit then
   w.count = w.count + 1
+  w.mine = w.mine + 1
   save()
   return {1, w.id}
 end
@@ -167,7 +175,9 @@ if oLimit ~= nil then w.limit = oLimit end
 local limit = effectiveLimit()
 if blockMs ~= nil then
   w.blockedUntil = math.max(w.blockedUntil, now + math.min(blockMs, MAX_BLOCK_MS))
-  if not w.hit then w.share = w.share / 2 end
+  if not w.hit then
+    if w.limit == nil then shrink(nil) else shrink(limit) end
+  end
   w.hit = true
   w.count = 9007199254740991
   w.ends = w.blockedUntil

@@ -85,6 +85,8 @@ interface Window {
   share: number;
   /** Whether a 429 was met in the current window. */
   hit: boolean;
+  /** The slots this store granted in the current window (`count` also holds what the server counted for others). */
+  mine: number;
 }
 
 /**
@@ -99,8 +101,9 @@ interface Window {
  * - Until a tier with an assumed size has seen one answer, one request at a time goes out to learn its
  *   real size ("learn before you burst"): a burst sized to the documentation would meet 429s on a smaller
  *   tier. A tier whose size the user configured, or that has no known size at all, skips this.
- * - A 429 halves the part of the limit the store takes (never below one slot); a window that ends without
- *   one gives a slot back (additive increase, multiplicative decrease, as TCP shares a link).
+ * - A 429 halves the part of the limit the store takes, or cuts it to what the store got in that window
+ *   when that is less (others took the rest), never below one slot; a window that ends without one gives a
+ *   slot back (additive increase, multiplicative decrease, as TCP shares a link).
  */
 export const PROBE_LEASE_MS = 250;
 
@@ -120,6 +123,15 @@ export function guardMs(windowMs: number): number {
 /** The slots a window grants: the tier's limit, times the store's share of it, at least one. */
 export function sharedLimit(limit: number | undefined, share: number): number | undefined {
   return limit === undefined ? undefined : Math.max(1, Math.floor(limit * share));
+}
+
+/**
+ * The share after a window's first 429: half of it, or what this store got of the tier in the window (its
+ * grants but the refused one) when that is less and the tier's size is the server's word: eight processes
+ * that each burst the whole tier settle in one window, not in three.
+ */
+export function shrunk(share: number, mine: number, limit: number | undefined): number {
+  return limit === undefined ? share / 2 : Math.min(share / 2, Math.max(1, mine - 1) / Math.max(1, limit));
 }
 
 /** What a window that ended gives back to the share: a slot when no 429 came, none otherwise. */
@@ -159,10 +171,12 @@ export class MemoryRateLimitStore implements RateLimitStore {
       w.endKnown = false;
       w.share = regrown(w.share, w.hit, full);
       w.hit = false;
+      w.mine = 0;
     }
     const limit = sharedLimit(full, w.share);
     if (limit === undefined || w.count < limit) {
       w.count += 1;
+      w.mine += 1;
       return { granted: true, window: w.id };
     }
     // A server that speaks x-ratelimit-* will bound this window with its first answer; until then its end is a
@@ -182,7 +196,8 @@ export class MemoryRateLimitStore implements RateLimitStore {
     if (o.blockMs !== undefined) {
       const until = now + Math.min(o.blockMs, MAX_BLOCK_MS);
       w.blockedUntil = Math.max(w.blockedUntil, until);
-      w.share = w.hit ? w.share : w.share / 2;
+      // What this store got is measured against the tier's size only when the server said it.
+      w.share = w.hit ? w.share : shrunk(w.share, w.mine, w.limit === undefined ? undefined : limit);
       w.hit = true;
       // The server's window is spent until then, and over by then: the next one opens when the block ends.
       w.count = Number.MAX_SAFE_INTEGER;
@@ -208,7 +223,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
   #window(key: string): Window {
     let w = this.#windows.get(key);
     if (w === undefined) {
-      w = { id: 0, count: 0, end: 0, endKnown: false, limit: undefined, windowMs: undefined, blockedUntil: 0, probed: false, probeUntil: 0, share: 1, hit: false };
+      w = { id: 0, count: 0, end: 0, endKnown: false, limit: undefined, windowMs: undefined, blockedUntil: 0, probed: false, probeUntil: 0, share: 1, hit: false, mine: 0 };
       this.#windows.set(key, w);
     }
     return w;

@@ -110,9 +110,9 @@ export function tierRules(make: MakeRuleRig): void {
     expect(await r.grants(1)).toEqual([true]);
   });
 
-  it("blocks the whole tier for a 429's wait, and opens a fresh window after it, at half its share", async () => {
+  it("blocks the whole tier for a 429's wait, and opens a fresh window after it, at a smaller share", async () => {
     const r = await rig();
-    await r.grants(1);
+    await r.grants(3);
     await r.observe({ window: undefined, answered: true, blockMs: 1_000 });
     expect(await r.waitMs()).toBe(1_000);
     r.advance(1_000);
@@ -122,7 +122,7 @@ export function tierRules(make: MakeRuleRig): void {
 
   it("halves its share of the tier at a 429 (once a window), and gives a slot back for each window without one", async () => {
     const r = await rig({ limit: 4, windowMs: 1_000, explicit: true });
-    await r.grants(1);
+    await r.grants(4);
     await r.observe({ window: undefined, answered: true, blockMs: 1_000 });
     await r.observe({ window: undefined, answered: true, blockMs: 1_000 });
     r.advance(1_000);
@@ -155,6 +155,17 @@ export function tierRules(make: MakeRuleRig): void {
     await r.observe({ window: first, answered: true });
     const refused = await r.take();
     expect(refused.granted === false && refused.guess).toBeFalsy();
+  });
+
+  it("cuts its share to what it got of a window when others took the rest, not just by half", async () => {
+    const r = await rig({ limit: 10, windowMs: 1_000, explicit: true });
+    // The server says the tier is 10; three went out; the third met a 429: two is what this store got.
+    const first = await r.window();
+    await r.observe({ window: first, answered: true, limit: 10, remaining: 5, resetMs: 1_000 });
+    await r.grants(2);
+    await r.observe({ window: undefined, answered: true, blockMs: 1_000 });
+    r.advance(1_000);
+    expect(await r.grants(3)).toEqual([true, true, false]);
   });
 
   it("never shares a tier down to nothing: one slot a window at least", async () => {
