@@ -42,7 +42,7 @@ export async function readBody(body: ResponseBody, options: ReadOptions): Promis
     return { text: await body.text(), truncated: false };
   }
   if (codings.length === 0 && declared !== undefined && declared > options.cap && options.over === "refuse") {
-    body.destroy();
+    letGo(body);
     throw tooLarge(options.cap);
   }
   let stream: ReturnType<typeof decoded>;
@@ -51,7 +51,7 @@ export async function readBody(body: ResponseBody, options: ReadOptions): Promis
   } catch (error) {
     // A coding faultline cannot undo: the body is never read, so it must be let go of, or the pooled
     // connection under it would wait for a reader for ever (and `close()` with it).
-    body.destroy();
+    letGo(body);
     throw error;
   }
   return readCapped(stream, options.cap, options.over);
@@ -62,7 +62,7 @@ export async function readBody(body: ResponseBody, options: ReadOptions): Promis
  * compressed body, inflated.
  */
 async function readCapped(
-  stream: AsyncIterable<Uint8Array> & { destroy(error?: Error): void },
+  stream: Decoded,
   cap: number,
   over: ReadOptions["over"],
 ): Promise<{ text: string; truncated: boolean }> {
@@ -88,10 +88,24 @@ async function readCapped(
     throw error;
   } finally {
     // `break` and `throw` leave the loop early: make sure nothing keeps reading (or inflating) behind it.
-    stream.destroy();
+    letGo(stream);
   }
   return { text: Buffer.concat(chunks, size).toString("utf8"), truncated };
 }
+
+/**
+ * Stops a body nobody will read. undici answers the destroy of an unfinished body with an `error` event
+ * (a RequestAbortedError) a tick later: with no listener it would crash the process, and it says nothing
+ * the caller has not already been told.
+ */
+function letGo(stream: { on(event: "error", listener: () => void): unknown; destroy(error?: Error): void }): void {
+  stream.on("error", ignore);
+  stream.destroy();
+}
+
+function ignore(): void {}
+
+type Decoded = AsyncIterable<Uint8Array> & { on(event: "error", listener: () => void): unknown; destroy(error?: Error): void };
 
 /** The codings applied, in the order they must be undone; `identity` is no coding. */
 function codingsOf(header: string | undefined): string[] {
@@ -103,12 +117,12 @@ function codingsOf(header: string | undefined): string[] {
   return codings.reverse();
 }
 
-function decoded(body: ResponseBody, codings: readonly string[]): AsyncIterable<Uint8Array> & { destroy(error?: Error): void } {
+function decoded(body: ResponseBody, codings: readonly string[]): Decoded {
   if (codings.length === 0) return body;
   const decoders = codings.map(decoderFor);
   // pipeline destroys every stage when any fails or the last is destroyed early; its callback only swallows
   // the error, which the reader sees anyway.
-  return pipeline([body, ...decoders], () => undefined) as unknown as AsyncIterable<Uint8Array> & { destroy(error?: Error): void };
+  return pipeline([body, ...decoders], () => undefined) as unknown as Decoded;
 }
 
 // Lenient flushing, as browsers and undici's fetch do: a body cut short still gives what it held.

@@ -246,6 +246,25 @@ describe("Content-Encoding", () => {
     expect(closed).toBe("closed");
   });
 
+  it.each([
+    ["a coding it does not know", { "content-encoding": "compress" }, "{}"],
+    ["a Content-Length past maxResponseBytes", {}, "x".repeat(2_048)],
+  ])("lets go of a small body it will not read (%s) without an abort error surfacing later", async (_case, headers, body) => {
+    const server = await scripted({ status: 200, headers: { "content-type": "application/json", ...headers }, body });
+    const stray: unknown[] = [];
+    const record = (error: unknown): void => void stray.push(error);
+    process.on("uncaughtException", record);
+    try {
+      const { error } = await timedFailure(get(client(server.url, { maxResponseBytes: 1_024 })));
+      expect(error).toBeInstanceOf(FaultlineError);
+      // undici reports the destroy of an unread body a tick or two later.
+      await delay(50);
+    } finally {
+      process.off("uncaughtException", record);
+    }
+    expect(stray).toEqual([]);
+  });
+
   it("takes an empty gzip body as empty", async () => {
     const server = await scripted({ status: 503, headers: { "content-encoding": "gzip" }, body: "" });
     const { error } = await timedFailure(get(client(server.url), "/thing", { maxRetries: 0 }));
