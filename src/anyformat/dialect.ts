@@ -1,14 +1,14 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { Dialect, ErrorBodyFields, ErrorResponse } from "../core/dialect.js";
 import type { ValidationIssue } from "../core/errors.js";
 
 const issue = z.looseObject({
-  type: z.string().catch("unknown"),
-  loc: z.array(z.union([z.string(), z.number()])).catch([]),
-  msg: z.string().catch(""),
+  type: z.catch(z.string(), "unknown"),
+  loc: z.catch(z.array(z.union([z.string(), z.number()])), []),
+  msg: z.catch(z.string(), ""),
 });
 
-const text = z.string().optional().catch(undefined);
+const text = z.catch(z.optional(z.string()), undefined);
 
 /**
  * anyformat's structured body (`error`, `detail`, `error_code`, `retryable`, `request_id`, `reference_id`)
@@ -17,9 +17,9 @@ const text = z.string().optional().catch(undefined);
  */
 const structured = z.looseObject({
   error: text,
-  detail: z.union([z.string(), z.array(issue)]).optional().catch(undefined),
+  detail: z.catch(z.optional(z.union([z.string(), z.array(issue)])), undefined),
   error_code: text,
-  retryable: z.boolean().optional().catch(undefined),
+  retryable: z.catch(z.optional(z.boolean()), undefined),
   request_id: text,
   reference_id: text,
 });

@@ -4,14 +4,14 @@
  * SDK disagree (run statuses, results keys) the field is an open string or optional, so both validate.
  * Users' extraction field names are record keys: never touched.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { DataType } from "./data-types.js";
 
 
 
 /** A run's or a collection's status. Documented values first; any other string is still accepted. */
 export type RunStatus = "pending" | "queued" | "in_progress" | "processed" | "error" | "cancelled" | (string & {});
-const status = z.string() as z.ZodType<RunStatus>;
+const status = z.string() as z.ZodMiniType<RunStatus>;
 
 /** A field to extract. `enum_options` is required for `enum` and `multi_select`, `nested_fields` for `object`. */
 export interface Field {
@@ -22,13 +22,13 @@ export interface Field {
   nested_fields?: Field[] | null | undefined;
   [key: string]: unknown;
 }
-export const Field: z.ZodType<Field> = z.looseObject({
+export const Field: z.ZodMiniType<Field> = z.looseObject({
   name: z.string(),
   description: z.string(),
   data_type: z.string(),
-  enum_options: z.array(z.string()).nullish(),
+  enum_options: z.nullish(z.array(z.string())),
   get nested_fields() {
-    return z.array(Field).nullish();
+    return z.nullish(z.array(Field));
   },
 });
 
@@ -36,15 +36,15 @@ export const Field: z.ZodType<Field> = z.looseObject({
 export const Workflow = z.looseObject({
   id: z.string(),
   name: z.string(),
-  description: z.string().nullish(),
-  created_at: z.string().nullish(),
-  updated_at: z.string().nullish(),
-  fields: z.array(Field).nullish(),
+  description: z.nullish(z.string()),
+  created_at: z.nullish(z.string()),
+  updated_at: z.nullish(z.string()),
+  fields: z.nullish(z.array(Field)),
 });
 export type Workflow = z.infer<typeof Workflow>;
 
 /** `{count, page, page_size, results}`. */
-export function pageOf<T extends z.ZodType>(item: T) {
+export function pageOf<T extends z.ZodMiniType>(item: T) {
   return z.looseObject({
     count: z.number(),
     page: z.number(),
@@ -57,15 +57,15 @@ export function pageOf<T extends z.ZodType>(item: T) {
 export const RunStarted = z.looseObject({
   id: z.string(),
   status,
-  workflow_id: z.string().nullish(),
-  version_id: z.string().nullish(),
+  workflow_id: z.nullish(z.string()),
+  version_id: z.nullish(z.string()),
 });
 export type RunStarted = z.infer<typeof RunStarted>;
 
 /** `POST /v2/workflows/{id}/upload/`: stored, not run. */
 export const Uploaded = z.looseObject({
   status: z.string(),
-  filename: z.string().nullish(),
+  filename: z.nullish(z.string()),
   file_collection_id: z.string(),
   file_id: z.string(),
 });
@@ -74,9 +74,9 @@ export type Uploaded = z.infer<typeof Uploaded>;
 /** `POST /v2/workflows/{id}/files/`: a collection of files, not run. */
 export const FileCollection = z.looseObject({
   id: z.string(),
-  name: z.string().nullish(),
+  name: z.nullish(z.string()),
   files: z.array(z.looseObject({ filename: z.string(), status: z.string() })),
-  workflow_id: z.string().nullish(),
+  workflow_id: z.nullish(z.string()),
 });
 export type FileCollection = z.infer<typeof FileCollection>;
 
@@ -84,19 +84,19 @@ export type FileCollection = z.infer<typeof FileCollection>;
 export const CollectionSummary = z.looseObject({
   id: z.string(),
   status,
-  name: z.string().nullish(),
-  created_at: z.string().nullish(),
-  updated_at: z.string().nullish(),
+  name: z.nullish(z.string()),
+  created_at: z.nullish(z.string()),
+  updated_at: z.nullish(z.string()),
 });
 export type CollectionSummary = z.infer<typeof CollectionSummary>;
 
 /** One extracted value with its confidence (0 to 100) and the text it came from. */
 export const ExtractedField = z.looseObject({
   value: z.unknown(),
-  confidence: z.number().nullish(),
-  evidence: z.array(z.looseObject({ text: z.string().nullish(), page_number: z.number().nullish() })).nullish(),
-  value_override: z.unknown().optional(),
-  verification_status: z.string().nullish(),
+  confidence: z.nullish(z.number()),
+  evidence: z.nullish(z.array(z.looseObject({ text: z.nullish(z.string()), page_number: z.nullish(z.number()) }))),
+  value_override: z.optional(z.unknown()),
+  verification_status: z.nullish(z.string()),
 });
 export type ExtractedField = z.infer<typeof ExtractedField>;
 
@@ -106,14 +106,12 @@ export type ExtractedField = z.infer<typeof ExtractedField>;
  */
 export const Results = z.looseObject({
   collection_id: z.string(),
-  verification_url: z.string().nullish(),
-  parse: z.looseObject({ markdown: z.string().nullish() }).nullish(),
-  extraction: z
-    .record(z.string(), z.union([ExtractedField, z.array(z.record(z.string(), ExtractedField))]))
-    .nullish(),
-  classifications: z.array(z.unknown()).nullish(),
-  splits: z.array(z.unknown()).nullish(),
-  extractions: z.array(z.unknown()).nullish(),
+  verification_url: z.nullish(z.string()),
+  parse: z.nullish(z.looseObject({ markdown: z.nullish(z.string()) })),
+  extraction: z.nullish(z.record(z.string(), z.union([ExtractedField, z.array(z.record(z.string(), ExtractedField))]))),
+  classifications: z.nullish(z.array(z.unknown())),
+  splits: z.nullish(z.array(z.unknown())),
+  extractions: z.nullish(z.array(z.unknown())),
 });
 export type Results = z.infer<typeof Results>;
 
@@ -121,10 +119,10 @@ export type Results = z.infer<typeof Results>;
 export const WebhookCreated = z.looseObject({
   id: z.string(),
   url: z.string(),
-  events: z.array(z.string()).nullish(),
-  is_active: z.boolean().nullish(),
+  events: z.nullish(z.array(z.string())),
+  is_active: z.nullish(z.boolean()),
   secret: z.string(),
-  created_at: z.string().nullish(),
+  created_at: z.nullish(z.string()),
 });
 export type WebhookCreated = z.infer<typeof WebhookCreated>;
 
@@ -132,9 +130,9 @@ export type WebhookCreated = z.infer<typeof WebhookCreated>;
 export const Webhook = z.looseObject({
   id: z.string(),
   url: z.string(),
-  events: z.array(z.string()).nullish(),
-  is_active: z.boolean().nullish(),
-  created_at: z.string().nullish(),
+  events: z.nullish(z.array(z.string())),
+  is_active: z.nullish(z.boolean()),
+  created_at: z.nullish(z.string()),
 });
 export type Webhook = z.infer<typeof Webhook>;
 
@@ -143,4 +141,4 @@ export const Health = z.looseObject({ message: z.string() });
 export type Health = z.infer<typeof Health>;
 
 /** Deletes answer 200 or 204, with or without a body: both resolve to `undefined`. */
-export const Deleted = z.unknown().transform((): void => undefined);
+export const Deleted = z.pipe(z.unknown(), z.transform((): void => undefined));

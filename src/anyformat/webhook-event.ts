@@ -1,5 +1,6 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { InvalidArgumentError } from "../core/errors.js";
+import { safeParse, type SafeParseResult } from "../core/schema.js";
 
 /** The events anyformat sends to a webhook. */
 export const WEBHOOK_EVENT_TYPES = ["extraction.completed", "extraction.failed"] as const;
@@ -16,7 +17,7 @@ export const WEBHOOK_EVENT_TYPES = ["extraction.completed", "extraction.failed"]
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /** A time as anyformat writes it; the docs give no format, so an ISO string or a number is taken as sent. */
-const Instant = z.union([z.string().min(1), z.number()]);
+const Instant = z.union([z.string().check(z.minLength(1)), z.number()]);
 
 /**
  * The documented event body: `{event, timestamp, data: {extraction_id, status, workflow_id, processed_at}}`.
@@ -27,9 +28,9 @@ const WebhookEventSchema = z.looseObject({
   timestamp: Instant,
   data: z.looseObject({
     /** The run's file collection: what `results.get` takes as `collectionId`. */
-    extraction_id: z.string().min(1),
+    extraction_id: z.string().check(z.minLength(1)),
     status: z.enum(["processed", "error"]),
-    workflow_id: z.string().min(1),
+    workflow_id: z.string().check(z.minLength(1)),
     processed_at: Instant,
   }),
 });
@@ -78,9 +79,9 @@ const ISSUES_NAMED = 3;
  */
 export function parseWebhookEvent(body: unknown): WebhookEvent {
   const value = typeof body === "string" || body instanceof Uint8Array || body instanceof ArrayBuffer ? fromJson(body) : body;
-  let result: ReturnType<typeof WebhookEventSchema.safeParse>;
+  let result: SafeParseResult<WebhookEvent>;
   try {
-    result = WebhookEventSchema.safeParse(value);
+    result = safeParse(WebhookEventSchema, value);
   } catch (error) {
     // An object whose getters throw, or a Proxy that refuses to be read.
     throw new InvalidArgumentError("The webhook body could not be read as an object", { cause: error });

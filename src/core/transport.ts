@@ -1,6 +1,5 @@
 import type { Readable } from "node:stream";
 import { Agent, request } from "undici";
-import type * as z from "zod";
 import { APIPromise, type ApiResponse } from "./api-promise.js";
 import { ACCEPT_ENCODING, BodyProblem, readBody, type ResponseBody } from "./body.js";
 import { Breaker, type CircuitBreakerOptions, type CircuitState, type Outcome, type Permit } from "./breaker.js";
@@ -33,6 +32,7 @@ import {
 import { Log } from "./log.js";
 import { Redactor } from "./redact.js";
 import { ATTEMPT_TIMEOUT, isRetryable, markNothingSent, runWithRetry } from "./retry.js";
+import { safeParse, type SafeParseResult, type Schema } from "./schema.js";
 
 export type { ClientOptions, RequestOptions } from "./options.js";
 export type { Logger } from "./log.js";
@@ -64,7 +64,7 @@ export interface RequestSpec<T> {
   readonly body?: (() => OutgoingBody) | undefined;
   /** False when `body` can be produced only once (a one-shot stream). */
   readonly replayable?: boolean | undefined;
-  readonly schema: z.ZodType<T>;
+  readonly schema: Schema<T>;
   /** Another base URL for this call (a second service of the same API). */
   readonly baseUrl?: string | undefined;
   /** Which service answers, recorded on its errors. */
@@ -416,9 +416,9 @@ export class Transport {
         throw invalid(`Expected a JSON body from ${spec.method} ${spec.path}, got text`, [{ path: [], message: "not JSON" }], shown);
       }
     }
-    let result: z.ZodSafeParseResult<T>;
+    let result: SafeParseResult<T>;
     try {
-      result = spec.schema.safeParse(parsed);
+      result = safeParse(spec.schema, parsed);
     } catch (error) {
       // A recursive schema walks as deep as the body nests: a hostile body can outrun the stack.
       const message = `The ${status} response to ${spec.method} ${spec.path} could not be validated: it nests too deeply`;

@@ -1,7 +1,7 @@
-import type * as z from "zod";
 import type { APIPromise } from "../core/api-promise.js";
 import { ApiClient, baseUrlFrom, checkApiKey, checkBaseUrl, checkClientOptions, setting } from "../core/client.js";
 import { CredentialsError, InvalidArgumentError, type FaultlineError } from "../core/errors.js";
+import type { Schema } from "../core/schema.js";
 import type { ClientOptions, Query, RequestOptions, RequestSpec } from "../core/transport.js";
 import { roboflowDialect } from "./dialect.js";
 import { ROBOFLOW_BASE_URL, resolveHosts } from "./hosts.js";
@@ -216,7 +216,7 @@ export class Roboflow extends ApiClient {
     method: "GET" | "POST",
     endpoint: string,
     params: object,
-    schema: z.ZodType<T>,
+    schema: Schema<T>,
     options?: RequestOptions,
   ): APIPromise<T> {
     return this.call(() => {

@@ -1,9 +1,9 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { Dialect, ErrorBodyFields, ErrorResponse } from "../core/dialect.js";
 import { API_REMEDIES, withRemedy } from "./remedies.js";
 
-const text = z.string().optional().catch(undefined);
-const flag = z.boolean().optional().catch(undefined);
+const text = z.catch(z.optional(z.string()), undefined);
+const flag = z.catch(z.optional(z.boolean()), undefined);
 
 /** `{"error": {"message", "type", "hint", "status"}}`: the Graph API form. */
 const nested = z.looseObject({
@@ -11,8 +11,8 @@ const nested = z.looseObject({
     message: text,
     type: text,
     hint: text,
-    status: z.unknown().optional(),
-    code: z.unknown().optional(),
+    status: z.optional(z.unknown()),
+    code: z.optional(z.unknown()),
   }),
   hint: text,
   error_code: text,

@@ -1,9 +1,9 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { Dialect, ErrorBodyFields, ErrorResponse } from "../core/dialect.js";
 import type { ValidationIssue } from "../core/errors.js";
 import { INFERENCE_REMEDIES, withRemedy } from "./remedies.js";
 
-const text = z.string().optional().catch(undefined);
+const text = z.catch(z.optional(z.string()), undefined);
 
 /**
  * The inference server's form: `{"message"}`, the serverless auth layer's `{"status", "message"}`,
@@ -14,7 +14,7 @@ const inference = z.looseObject({
   error_type: text,
   inner_error_message: text,
   help_url: text,
-  retryable: z.boolean().optional().catch(undefined),
+  retryable: z.catch(z.optional(z.boolean()), undefined),
 });
 
 /** FastAPI's own answers before a route runs: `{"detail": "..."}` or the 422 list of issues. */

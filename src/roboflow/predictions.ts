@@ -3,7 +3,7 @@
  * keypoints when the model makes them; single- and multi-label classification) and a Workflow's
  * outputs. Wire names are kept; each result gains a `kind` to switch on.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 
 /** The image as the model saw it, in pixels. @example `result.image.width` */
 export const ImageSize = z.looseObject({ width: z.number(), height: z.number() });
@@ -18,8 +18,8 @@ export const Keypoint = z.looseObject({
   x: z.number(),
   y: z.number(),
   confidence: z.number(),
-  class_id: z.number().optional(),
-  class: z.string().optional(),
+  class_id: z.optional(z.number()),
+  class: z.optional(z.string()),
 });
 export type Keypoint = z.infer<typeof Keypoint>;
 
@@ -31,27 +31,27 @@ export const DetectionPrediction = z.looseObject({
   height: z.number(),
   confidence: z.number(),
   class: z.string(),
-  class_id: z.number().optional(),
-  detection_id: z.string().optional(),
-  class_confidence: z.number().nullable().optional(),
-  tracker_id: z.number().nullable().optional(),
-  parent_id: z.string().nullable().optional(),
+  class_id: z.optional(z.number()),
+  detection_id: z.optional(z.string()),
+  class_confidence: z.optional(z.nullable(z.number())),
+  tracker_id: z.optional(z.nullable(z.number())),
+  parent_id: z.optional(z.nullable(z.string())),
   /** Instance segmentation: the object's outline. */
-  points: z.array(PolygonPoint).optional(),
+  points: z.optional(z.array(PolygonPoint)),
   /** Keypoint detection: the object's keypoints. */
-  keypoints: z.array(Keypoint).optional(),
+  keypoints: z.optional(z.array(Keypoint)),
 });
 export type DetectionPrediction = z.infer<typeof DetectionPrediction>;
 
 const common = {
-  inference_id: z.string().optional(),
+  inference_id: z.optional(z.string()),
   /** Seconds the model took. */
-  time: z.number().optional(),
-  frame_id: z.number().nullable().optional(),
+  time: z.optional(z.number()),
+  frame_id: z.optional(z.nullable(z.number())),
 };
 
 /** One class of a single-label classification, with its confidence. @example `result.predictions[0]?.class` */
-export const ClassPrediction = z.looseObject({ class: z.string(), class_id: z.number().optional(), confidence: z.number() });
+export const ClassPrediction = z.looseObject({ class: z.string(), class_id: z.optional(z.number()), confidence: z.number() });
 export type ClassPrediction = z.infer<typeof ClassPrediction>;
 
 const Classification = z.looseObject({
@@ -59,13 +59,13 @@ const Classification = z.looseObject({
   predictions: z.array(ClassPrediction),
   top: z.string(),
   confidence: z.number(),
-  image: ImageSize.optional(),
+  image: z.optional(ImageSize),
 });
 const MultiLabel = z.looseObject({
   ...common,
-  predictions: z.record(z.string(), z.looseObject({ confidence: z.number(), class_id: z.number().optional() })),
+  predictions: z.record(z.string(), z.looseObject({ confidence: z.number(), class_id: z.optional(z.number()) })),
   predicted_classes: z.array(z.string()),
-  image: ImageSize.optional(),
+  image: z.optional(ImageSize),
 });
 const Detection = z.looseObject({
   ...common,
@@ -92,10 +92,10 @@ export type MultiLabelResult = z.infer<typeof MultiLabel> & { readonly kind: "mu
 export type PredictResult = DetectionResult | ClassificationResult | MultiLabelResult;
 
 /** The model answer, validated and given its `kind`. Classification first: its `top` is what tells it apart. */
-export const PredictResponse: z.ZodType<PredictResult> = z.union([
-  Classification.transform((r): ClassificationResult => ({ ...r, kind: "classification" })),
-  MultiLabel.transform((r): MultiLabelResult => ({ ...r, kind: "multi-label" })),
-  Detection.transform((r): DetectionResult => ({ ...r, kind: "detection" })),
+export const PredictResponse: z.ZodMiniType<PredictResult> = z.union([
+  z.pipe(Classification, z.transform((r): ClassificationResult => ({ ...r, kind: "classification" }))),
+  z.pipe(MultiLabel, z.transform((r): MultiLabelResult => ({ ...r, kind: "multi-label" }))),
+  z.pipe(Detection, z.transform((r): DetectionResult => ({ ...r, kind: "detection" }))),
 ]);
 
 /**
@@ -110,6 +110,6 @@ export const PredictResponse: z.ZodType<PredictResult> = z.union([
  */
 export const WorkflowRunResult = z.looseObject({
   outputs: z.array(z.record(z.string(), z.unknown())),
-  profiler_trace: z.unknown().optional(),
+  profiler_trace: z.optional(z.unknown()),
 });
 export type WorkflowRunResult = z.infer<typeof WorkflowRunResult>;

@@ -3,7 +3,7 @@
  * and wire names (`created`, `deletedAt`, `deployment_name`) are never renamed. Only the fields a
  * caller needs to act on are required; the rest are optional, so a sparse answer still validates.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 
 // ---------------------------------------------------------------------------------------------
 // Workspace and projects
@@ -13,16 +13,16 @@ import * as z from "zod";
 export const ProjectSummary = z.looseObject({
   id: z.string(),
   name: z.string(),
-  type: z.string().optional(),
-  created: z.number().optional(),
-  updated: z.number().optional(),
-  images: z.number().optional(),
-  unannotated: z.number().optional(),
-  annotation: z.string().optional(),
-  versions: z.number().optional(),
-  public: z.boolean().optional(),
-  splits: z.record(z.string(), z.number()).optional(),
-  classes: z.record(z.string(), z.number()).optional(),
+  type: z.optional(z.string()),
+  created: z.optional(z.number()),
+  updated: z.optional(z.number()),
+  images: z.optional(z.number()),
+  unannotated: z.optional(z.number()),
+  annotation: z.optional(z.string()),
+  versions: z.optional(z.number()),
+  public: z.optional(z.boolean()),
+  splits: z.optional(z.record(z.string(), z.number())),
+  classes: z.optional(z.record(z.string(), z.number())),
 });
 export type ProjectSummary = z.infer<typeof ProjectSummary>;
 
@@ -30,7 +30,7 @@ export type ProjectSummary = z.infer<typeof ProjectSummary>;
 export const Workspace = z.looseObject({
   name: z.string(),
   url: z.string(),
-  members: z.number().optional(),
+  members: z.optional(z.number()),
   projects: z.array(ProjectSummary),
 });
 export type Workspace = z.infer<typeof Workspace>;
@@ -42,21 +42,21 @@ export type WorkspaceResponse = z.infer<typeof WorkspaceResponse>;
 /** One version as `GET /{ws}/{proj}` lists it. `id` is `"ws/proj/N"`. */
 export const VersionSummary = z.looseObject({
   id: z.string(),
-  name: z.string().optional(),
-  created: z.number().optional(),
-  images: z.number().optional(),
-  splits: z.record(z.string(), z.number()).optional(),
-  preprocessing: z.record(z.string(), z.unknown()).optional(),
-  augmentation: z.record(z.string(), z.unknown()).optional(),
-  exports: z.array(z.string()).optional(),
+  name: z.optional(z.string()),
+  created: z.optional(z.number()),
+  images: z.optional(z.number()),
+  splits: z.optional(z.record(z.string(), z.number())),
+  preprocessing: z.optional(z.record(z.string(), z.unknown())),
+  augmentation: z.optional(z.record(z.string(), z.unknown())),
+  exports: z.optional(z.array(z.string())),
 });
 export type VersionSummary = z.infer<typeof VersionSummary>;
 
 /** The workspace as project and version answers name it (without its project list). */
 export const WorkspaceRef = z.looseObject({
-  name: z.string().optional(),
+  name: z.optional(z.string()),
   url: z.string(),
-  members: z.number().optional(),
+  members: z.optional(z.number()),
 });
 export type WorkspaceRef = z.infer<typeof WorkspaceRef>;
 
@@ -71,8 +71,8 @@ export type ProjectDetail = z.infer<typeof ProjectDetail>;
 /** `POST /{ws}/projects`: the new project (Roboflow answers with its fields at the top level). */
 export const ProjectCreated = z.looseObject({
   id: z.string(),
-  name: z.string().optional(),
-  type: z.string().optional(),
+  name: z.optional(z.string()),
+  type: z.optional(z.string()),
 });
 export type ProjectCreated = z.infer<typeof ProjectCreated>;
 
@@ -81,25 +81,25 @@ export type ProjectCreated = z.infer<typeof ProjectCreated>;
 // ---------------------------------------------------------------------------------------------
 
 /** A version in full, as `GET /{ws}/{proj}/{version}` gives it. */
-export const Version = VersionSummary.extend({
-  generating: z.boolean().optional(),
-  progress: z.number().optional(),
-  models: z.unknown().optional(),
-  classes: z.unknown().optional(),
+export const Version = z.extend(VersionSummary, {
+  generating: z.optional(z.boolean()),
+  progress: z.optional(z.number()),
+  models: z.optional(z.unknown()),
+  classes: z.optional(z.unknown()),
 });
 export type Version = z.infer<typeof Version>;
 
 /** `GET /{ws}/{proj}/{version}`. */
 export const VersionDetail = z.looseObject({
-  workspace: WorkspaceRef.optional(),
-  project: ProjectSummary.partial().optional(),
+  workspace: z.optional(WorkspaceRef),
+  project: z.optional(z.partial(ProjectSummary)),
   version: Version,
 });
 export type VersionDetail = z.infer<typeof VersionDetail>;
 
 /** `POST /{ws}/{proj}/generate`: `{message, version}` (the new version's number or id). */
 export const VersionGenerated = z.looseObject({
-  message: z.string().optional(),
+  message: z.optional(z.string()),
   version: z.union([z.number(), z.string()]),
 });
 export type VersionGenerated = z.infer<typeof VersionGenerated>;
@@ -122,13 +122,15 @@ export interface ExportPreparing {
 export type ExportStatus = ExportReady | ExportPreparing;
 
 /** The export answer, 200 `{export: {link}}` when ready or 202 `{progress}` while preparing, made an `ExportStatus`. */
-export const ExportResponse: z.ZodType<ExportStatus> = z.union([
-  z
-    .looseObject({ export: z.looseObject({ link: z.string() }) })
-    .transform((raw): ExportReady => ({ status: "ready", link: raw.export.link, raw })),
-  z
-    .looseObject({ progress: z.number() })
-    .transform((raw): ExportPreparing => ({ status: "preparing", progress: raw.progress, raw })),
+export const ExportResponse: z.ZodMiniType<ExportStatus> = z.union([
+  z.pipe(
+    z.looseObject({ export: z.looseObject({ link: z.string() }) }),
+    z.transform((raw): ExportReady => ({ status: "ready", link: raw.export.link, raw })),
+  ),
+  z.pipe(
+    z.looseObject({ progress: z.number() }),
+    z.transform((raw): ExportPreparing => ({ status: "preparing", progress: raw.progress, raw })),
+  ),
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -142,17 +144,17 @@ export type TrashItemType = "project" | "version" | "workflow";
 export const TrashItem = z.looseObject({
   id: z.string(),
   type: z.string(),
-  name: z.string().optional(),
-  deletedAt: z.unknown().optional(),
-  scheduledCleanupAt: z.unknown().optional(),
-  parentId: z.string().nullable().optional(),
+  name: z.optional(z.string()),
+  deletedAt: z.optional(z.unknown()),
+  scheduledCleanupAt: z.optional(z.unknown()),
+  parentId: z.optional(z.nullable(z.string())),
 });
 export type TrashItem = z.infer<typeof TrashItem>;
 
 /** `GET /{ws}/trash`. */
 export const TrashList = z.looseObject({
   items: z.array(TrashItem),
-  sections: z.record(z.string(), z.unknown()).optional(),
+  sections: z.optional(z.record(z.string(), z.unknown())),
 });
 export type TrashList = z.infer<typeof TrashList>;
 
@@ -168,8 +170,8 @@ export type Acknowledgement = z.infer<typeof Acknowledgement>;
 export const WorkflowSummary = z.looseObject({
   name: z.string(),
   url: z.string(),
-  status: z.string().optional(),
-  id: z.string().optional(),
+  status: z.optional(z.string()),
+  id: z.optional(z.string()),
 });
 export type WorkflowSummary = z.infer<typeof WorkflowSummary>;
 
@@ -179,10 +181,10 @@ export type WorkflowList = z.infer<typeof WorkflowList>;
 
 /** A workflow with its definition. `config` is the workflow's JSON (Roboflow sends it as a string or an object). */
 export const Workflow = z.looseObject({
-  id: z.string().optional(),
+  id: z.optional(z.string()),
   name: z.string(),
   url: z.string(),
-  config: z.unknown().optional(),
+  config: z.optional(z.unknown()),
 });
 export type Workflow = z.infer<typeof Workflow>;
 
@@ -197,9 +199,9 @@ export type WorkflowResponse = z.infer<typeof WorkflowResponse>;
 /** A dedicated deployment. */
 export const Deployment = z.looseObject({
   deployment_name: z.string(),
-  status: z.string().optional(),
-  machine_type: z.string().optional(),
-  domain: z.string().optional(),
+  status: z.optional(z.string()),
+  machine_type: z.optional(z.string()),
+  domain: z.optional(z.string()),
 });
 export type Deployment = z.infer<typeof Deployment>;
 
@@ -232,9 +234,12 @@ export type UploadedImage =
   | { readonly id: string | undefined; readonly duplicate: true };
 
 /** `POST /dataset/{proj}/upload`: `{success: true, id}` for a new image, `{duplicate: true, id}` for a known one. */
-export const ImageUploadResponse: z.ZodType<UploadedImage> = z.union([
-  z.looseObject({ duplicate: z.literal(true), id: z.string().optional() }).transform((r): UploadedImage => ({ id: r.id, duplicate: true })),
-  z.looseObject({ id: z.string() }).transform((r): UploadedImage => ({ id: r.id, duplicate: false })),
+export const ImageUploadResponse: z.ZodMiniType<UploadedImage> = z.union([
+  z.pipe(
+    z.looseObject({ duplicate: z.literal(true), id: z.optional(z.string()) }),
+    z.transform((r): UploadedImage => ({ id: r.id, duplicate: true })),
+  ),
+  z.pipe(z.looseObject({ id: z.string() }), z.transform((r): UploadedImage => ({ id: r.id, duplicate: false }))),
 ]);
 
 /** One box of an image's annotation, in pixels (`x`, `y` the centre). @example `image.annotation?.boxes?.map((b) => b.label)` */
@@ -250,22 +255,23 @@ export type AnnotationBox = z.infer<typeof AnnotationBox>;
 /** An image as `GET /{ws}/{proj}/images/{id}` gives it. @example `const { split, tags, urls } = await rf.images.get("widgets", id)` */
 export const ImageDetail = z.looseObject({
   id: z.string(),
-  name: z.string().optional(),
-  annotation: z
-    .looseObject({
-      key: z.string().optional(),
-      width: z.number().optional(),
-      height: z.number().optional(),
-      boxes: z.array(AnnotationBox).optional(),
-    })
-    .nullable()
-    .optional(),
-  labels: z.array(z.string()).optional(),
-  split: z.string().optional(),
-  tags: z.array(z.string()).optional(),
-  created: z.unknown().optional(),
-  urls: z.looseObject({ original: z.string().optional(), thumb: z.string().optional(), annotation: z.string().optional() }).optional(),
-  embedding: z.unknown().optional(),
+  name: z.optional(z.string()),
+  annotation: z.optional(
+    z.nullable(
+      z.looseObject({
+        key: z.optional(z.string()),
+        width: z.optional(z.number()),
+        height: z.optional(z.number()),
+        boxes: z.optional(z.array(AnnotationBox)),
+      }),
+    ),
+  ),
+  labels: z.optional(z.array(z.string())),
+  split: z.optional(z.string()),
+  tags: z.optional(z.array(z.string())),
+  created: z.optional(z.unknown()),
+  urls: z.optional(z.looseObject({ original: z.optional(z.string()), thumb: z.optional(z.string()), annotation: z.optional(z.string()) })),
+  embedding: z.optional(z.unknown()),
 });
 export type ImageDetail = z.infer<typeof ImageDetail>;
 
@@ -273,7 +279,7 @@ export type ImageDetail = z.infer<typeof ImageDetail>;
 export const ImageResponse = z.looseObject({ image: ImageDetail });
 
 /** A delete answers 204 with no body (documented) or 200 with counts (seen): both are success; `{}` for the 204. */
-export const ImagesDeleted = z
-  .looseObject({})
-  .optional()
-  .transform((r): Readonly<Record<string, unknown>> => r ?? {});
+export const ImagesDeleted = z.pipe(
+  z.optional(z.looseObject({})),
+  z.transform((r): Readonly<Record<string, unknown>> => r ?? {}),
+);

@@ -479,6 +479,10 @@ describe("Anyformat client: responses", () => {
     expect(e.code).toBe("RESPONSE_VALIDATION");
     expect(e.status).toBe(200);
     expect(e.issues.map((i) => i.path.join("."))).toEqual(["id", "name"]);
+    expect(e.issues.map((i) => i.message)).toEqual(["Invalid input: expected string, received number", "Invalid input: expected string, received null"]);
+    expect(e.message).toBe(
+      "The 200 response to GET /v2/workflows/wf/ does not match its schema: id: Invalid input: expected string, received number; name: Invalid input: expected string, received null",
+    );
     expect(e.body).toEqual({ id: 5, name: null });
     expect(e.attempts).toBe(1);
 

@@ -447,6 +447,15 @@ const MESSAGE_CASES: ReadonlyMap<string, Reply> = new Map([
   [pathOf("msg-key"), wordy("Bad request", `your key ${KEY} is not allowed here`)],
   [pathOf("msg-straddled"), wordy("Bad request", straddled)],
   [pathOf("msg-one-huge-word"), wordy("Bad request", "x".repeat(5_000))],
+  [
+    pathOf("msg-wrong-types"),
+    {
+      status: 404,
+      headers: json,
+      body: JSON.stringify({ error: "Workflow not found", detail: 42, error_code: 404, retryable: "yes", request_id: "req_123", reference_id: { id: 7 } }),
+    },
+  ],
+  [pathOf("msg-wrong-typed-issue"), wordy("Validation failed", [{ type: 1, loc: "body.name", msg: "Field required" }])],
 ]);
 for (const [path, reply] of MESSAGE_CASES) routes.set(path, reply);
 
@@ -495,6 +504,23 @@ describe("anyformat dialect, messages", () => {
     expect(err.message).toBe(`Bad request: ${"word ".repeat(58).trimEnd()}…`);
     for (let n = 4; n <= KEY.length; n++) expect(err.message).not.toContain(KEY.slice(0, n));
     expect(err.detail).toBe(straddled.replace(KEY, "***"));
+  });
+
+  it("reads each field on its own: one of the wrong type is dropped, the others still count", async () => {
+    const err = await failWith("msg-wrong-types");
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(err.message).toBe("Workflow not found");
+    expect(err.detail).toBeUndefined();
+    expect(err.code).toBe("NOT_FOUND");
+    expect(err.retryable).toBe(false);
+    expect(err.requestId).toBe("req_123");
+    expect(err.referenceId).toBeUndefined();
+  });
+
+  it("reads a validation issue whose fields have the wrong types as far as they go", async () => {
+    const err = await failWith("msg-wrong-typed-issue", "POST");
+    expect(err.message).toBe("Validation failed: Field required");
+    expect(err.detail).toEqual([{ type: "unknown", loc: [], msg: "Field required" }]);
   });
 
   it("cuts a detail that is one huge word down to the ellipsis", async () => {

@@ -3,7 +3,7 @@ import type { RequestOptions } from "../../core/transport.js";
 import type { Anyformat } from "../client.js";
 import { Deleted, Webhook, WebhookCreated } from "../schemas.js";
 import type { WebhookEventType } from "../webhook-event.js";
-import * as z from "zod";
+import * as z from "zod/mini";
 
 /** What `webhooks.create` takes: an https `url` and the events to send (all when omitted). */
 export interface WebhookCreateParams {

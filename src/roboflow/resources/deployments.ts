@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { APIPromise } from "../../core/api-promise.js";
 import { InvalidArgumentError } from "../../core/errors.js";
 import type { RequestOptions } from "../../core/transport.js";
@@ -32,12 +32,18 @@ export interface DeploymentLogParams {
   readonly to?: string | Date | undefined;
 }
 
-const DeploymentList = z.union([z.array(Deployment), z.looseObject({ deployments: z.array(Deployment) })])
-  .transform((r) => (Array.isArray(r) ? r : r.deployments));
-const MachineTypes = z.union([z.array(MachineType), z.looseObject({ machine_types: z.array(MachineType) })])
-  .transform((r) => (Array.isArray(r) ? r : r.machine_types));
-const DeploymentLog = z.union([z.array(DeploymentLogEntry), z.looseObject({ logs: z.array(DeploymentLogEntry) })])
-  .transform((r) => (Array.isArray(r) ? r : r.logs));
+const DeploymentList = z.pipe(
+  z.union([z.array(Deployment), z.looseObject({ deployments: z.array(Deployment) })]),
+  z.transform((r) => (Array.isArray(r) ? r : r.deployments)),
+);
+const MachineTypes = z.pipe(
+  z.union([z.array(MachineType), z.looseObject({ machine_types: z.array(MachineType) })]),
+  z.transform((r) => (Array.isArray(r) ? r : r.machine_types)),
+);
+const DeploymentLog = z.pipe(
+  z.union([z.array(DeploymentLogEntry), z.looseObject({ logs: z.array(DeploymentLogEntry) })]),
+  z.transform((r) => (Array.isArray(r) ? r : r.logs)),
+);
 
 /**
  * Dedicated deployments, served by a second service (`deploymentsUrl`). Its errors carry

@@ -1,3 +1,4 @@
+import * as z from "zod/mini";
 import { APIPromise, type ApiResponse } from "../../core/api-promise.js";
 import {
   AbortedError,
@@ -21,6 +22,8 @@ import {
   type ImageDetail,
   type UploadedImage,
 } from "../schemas.js";
+
+const ImageOf = z.pipe(ImageResponse, z.transform((r) => r.image));
 
 /** The dataset split an image goes to. @example `await rf.images.upload("widgets", { file, split: "test" })` */
 export type ImageSplit = "train" | "valid" | "test";
@@ -152,7 +155,7 @@ export class ImagesResource {
     return this.client.call(() => {
       const ref = this.client.projectRef(project);
       const path = pathOf(ref.workspace, ref.project, "images", idOf(imageId));
-      return { operation: "images.get", method: "GET", path, schema: ImageResponse.transform((r) => r.image) };
+      return { operation: "images.get", method: "GET", path, schema: ImageOf };
     }, options);
   }
 

@@ -1,3 +1,4 @@
+import * as z from "zod/mini";
 import type { APIPromise } from "../../core/api-promise.js";
 import { InvalidArgumentError } from "../../core/errors.js";
 import type { RequestOptions, RequestSpec } from "../../core/transport.js";
@@ -70,7 +71,7 @@ export class ModelsResource {
       response_mask_format: checkedMaskFormat(opts.maskFormat),
       format: "json",
     };
-    const schema = classes === undefined ? PredictResponse : PredictResponse.transform((r) => onlyClasses(r, classes));
+    const schema = classes === undefined ? PredictResponse : z.pipe(PredictResponse, z.transform((r) => onlyClasses(r, classes)));
     const common = { operation: "models.predict", method: "POST", path: pathOf(project, version), schema } as const;
     const image = await prepareImage(input);
     if (image.kind === "url") return { ...common, query: { ...query, image: image.url } };

@@ -1,3 +1,4 @@
+import * as z from "zod/mini";
 import type { APIPromise } from "../../core/api-promise.js";
 import type { RequestOptions } from "../../core/transport.js";
 import type { Roboflow } from "../client.js";
@@ -9,6 +10,9 @@ import {
   WorkspaceResponse,
   type ProjectSummary,
 } from "../schemas.js";
+
+/** The workspace answer's project list. */
+const ProjectsOf = z.pipe(WorkspaceResponse, z.transform((r) => r.workspace.projects));
 
 /** What `projects.create` takes. Wire names, sent as they are. */
 export interface ProjectCreateParams {
@@ -38,8 +42,7 @@ export class ProjectsResource {
 
   /** `GET /{ws}`: the workspace's projects; `ws` defaults to the client's. */
   list(ws?: string, options?: RequestOptions): APIPromise<ProjectSummary[]> {
-    const schema = WorkspaceResponse.transform((r) => r.workspace.projects);
-    return this.client.call(() => ({ method: "GET", path: pathOf(this.client.workspaceFor(ws)), schema }), options);
+    return this.client.call(() => ({ method: "GET", path: pathOf(this.client.workspaceFor(ws)), schema: ProjectsOf }), options);
   }
 
   /** `GET /{ws}/{proj}`: the project and its versions. */

@@ -1,3 +1,4 @@
+import * as z from "zod/mini";
 import type { APIPromise } from "../../core/api-promise.js";
 import { InvalidArgumentError } from "../../core/errors.js";
 import type { RequestOptions, RequestSpec } from "../../core/transport.js";
@@ -7,6 +8,10 @@ import { WORKFLOW_IMAGE_HINT, WORKFLOW_MAX_IMAGE_BYTES, prepareImage, readAll } 
 import { pathOf } from "../paths.js";
 import { WorkflowRunResult } from "../predictions.js";
 import { Acknowledgement, WorkflowList, WorkflowResponse, type Workflow, type WorkflowSummary } from "../schemas.js";
+
+/** The answers' inner values: the list, and the workflow. */
+const WorkflowsOf = z.pipe(WorkflowList, z.transform((r) => r.workflows));
+const WorkflowOf = z.pipe(WorkflowResponse, z.transform((r) => r.workflow));
 
 /** What `workflows.create` takes. `config` is the workflow definition (an object, or its JSON text). */
 export interface WorkflowCreateParams {
@@ -72,9 +77,8 @@ export class WorkflowsResource {
 
   /** `GET /{ws}/workflows`; `ws` defaults to the client's. */
   list(ws?: string, options?: RequestOptions): APIPromise<WorkflowSummary[]> {
-    const schema = WorkflowList.transform((r) => r.workflows);
     return this.client.call(
-      () => ({ method: "GET", path: pathOf(this.client.workspaceFor(ws), "workflows"), schema }),
+      () => ({ method: "GET", path: pathOf(this.client.workspaceFor(ws), "workflows"), schema: WorkflowsOf }),
       options,
     );
   }
@@ -83,8 +87,7 @@ export class WorkflowsResource {
   get(url: string, options?: RequestOptions): APIPromise<Workflow> {
     return this.client.call(() => {
       const ref = this.client.projectRef(url, "workflow");
-      const schema = WorkflowResponse.transform((r) => r.workflow);
-      return { method: "GET", path: pathOf(ref.workspace, "workflows", ref.project), schema };
+      return { method: "GET", path: pathOf(ref.workspace, "workflows", ref.project), schema: WorkflowOf };
     }, options);
   }
 
@@ -92,8 +95,7 @@ export class WorkflowsResource {
   create(params: WorkflowCreateParams, options?: RequestOptions): APIPromise<Workflow> {
     return this.client.call(() => {
       const { workspace, ...json } = params;
-      const schema = WorkflowResponse.transform((r) => r.workflow);
-      return { method: "POST", path: pathOf(this.client.workspaceFor(workspace), "createWorkflow"), json, schema };
+      return { method: "POST", path: pathOf(this.client.workspaceFor(workspace), "createWorkflow"), json, schema: WorkflowOf };
     }, options);
   }
 
@@ -101,8 +103,7 @@ export class WorkflowsResource {
   update(params: WorkflowUpdateParams, options?: RequestOptions): APIPromise<Workflow> {
     return this.client.call(() => {
       const { workspace, ...json } = params;
-      const schema = WorkflowResponse.transform((r) => r.workflow);
-      return { method: "POST", path: pathOf(this.client.workspaceFor(workspace), "updateWorkflow"), json, schema };
+      return { method: "POST", path: pathOf(this.client.workspaceFor(workspace), "updateWorkflow"), json, schema: WorkflowOf };
     }, options);
   }
 

@@ -1,8 +1,11 @@
+import * as z from "zod/mini";
 import type { APIPromise } from "../../core/api-promise.js";
 import type { RequestOptions } from "../../core/transport.js";
 import type { Roboflow } from "../client.js";
 import { pathOf } from "../paths.js";
 import { WorkspaceResponse, type Workspace } from "../schemas.js";
+
+const WorkspaceOf = z.pipe(WorkspaceResponse, z.transform((r) => r.workspace));
 
 /**
  * The workspace itself.
@@ -18,7 +21,6 @@ export class WorkspaceResource {
 
   /** `GET /{ws}`: the workspace with its projects; `ws` defaults to the client's. */
   get(ws?: string, options?: RequestOptions): APIPromise<Workspace> {
-    const schema = WorkspaceResponse.transform((r) => r.workspace);
-    return this.client.call(() => ({ method: "GET", path: pathOf(this.client.workspaceFor(ws)), schema }), options);
+    return this.client.call(() => ({ method: "GET", path: pathOf(this.client.workspaceFor(ws)), schema: WorkspaceOf }), options);
   }
 }
