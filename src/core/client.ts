@@ -25,6 +25,9 @@ export interface ApiIdentity {
 /** Carries a parent client's shared state to the client `withOptions` derives from it; never public. */
 const SHARED = Symbol("faultline.shared");
 
+/** A call as an API's resource builds it: always named (`workflows.get`), for traces and logs. */
+export type NamedSpec<T> = RequestSpec<T> & { readonly operation: string };
+
 /** The version sent in `User-Agent`. */
 export const VERSION = "0.1.0";
 
@@ -100,7 +103,7 @@ export abstract class ApiClient {
   }
 
   /** @internal Sends one call; resources use this. */
-  request<T>(spec: RequestSpec<T>, options?: RequestOptions): APIPromise<T> {
+  request<T>(spec: NamedSpec<T>, options?: RequestOptions): APIPromise<T> {
     const problem = this.precheck(spec);
     if (problem !== undefined) return rejected(problem);
     return this.transport.request(spec, options);
@@ -111,10 +114,10 @@ export abstract class ApiClient {
    * (a bad argument, no workspace, a file too big): that becomes the call's rejection, and nothing is sent.
    * Credentials are checked first, so a missing key is reported before any argument is looked at.
    */
-  call<T>(build: () => RequestSpec<T> | Promise<RequestSpec<T>>, options?: RequestOptions): APIPromise<T> {
+  call<T>(build: () => NamedSpec<T> | Promise<NamedSpec<T>>, options?: RequestOptions): APIPromise<T> {
     const missing = this.precheck(undefined);
     if (missing !== undefined) return rejected(missing);
-    let spec: RequestSpec<T> | Promise<RequestSpec<T>>;
+    let spec: NamedSpec<T> | Promise<NamedSpec<T>>;
     try {
       spec = build();
     } catch (error) {

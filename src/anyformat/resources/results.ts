@@ -97,6 +97,7 @@ export class ResultsResource {
   get(workflowId: string, collectionId: string, options?: RequestOptions): APIPromise<Results> {
     return this.client.call(
       () => ({
+        operation: "results.get",
         method: "GET",
         path: this.client.path(
           "v2",

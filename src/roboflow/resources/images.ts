@@ -8,7 +8,8 @@ import {
   withAttempts,
 } from "../../core/errors.js";
 import { sleep } from "../../core/retry.js";
-import type { RequestOptions, RequestSpec } from "../../core/transport.js";
+import type { NamedSpec } from "../../core/client.js";
+import type { RequestOptions } from "../../core/transport.js";
 import { multipartBody, type FileInput, type FormPart } from "../../core/upload.js";
 import type { Roboflow } from "../client.js";
 import { prepareImage } from "../image-input.js";
@@ -180,7 +181,7 @@ export class ImagesResource {
     }, options);
   }
 
-  async #uploadSpec(project: string, params: ImageUploadParams): Promise<RequestSpec<UploadedImage>> {
+  async #uploadSpec(project: string, params: ImageUploadParams): Promise<NamedSpec<UploadedImage>> {
     const slug = this.client.datasetSlug(project);
     const split = checkedSplit(params.split);
     const tags = checkedStrings("tags", params.tags);
@@ -210,7 +211,7 @@ export class ImagesResource {
     return { ...common, query: { batch: params.batch, tag: tags }, body: () => multipartBody(parts), replayable: file.replayable };
   }
 
-  #annotateSpec(project: string, imageId: string, params: AnnotateParams): RequestSpec<Acknowledgement> {
+  #annotateSpec(project: string, imageId: string, params: AnnotateParams): NamedSpec<Acknowledgement> {
     const slug = this.client.datasetSlug(project);
     if (params === null || typeof params !== "object") throw new InvalidArgumentError("Pass { annotation, name }");
     const { annotation, name, labelmap, overwrite, waitTimeout } = params;

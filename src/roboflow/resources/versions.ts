@@ -63,7 +63,7 @@ export class VersionsResource {
   get(project: string, version: number | string, options?: RequestOptions): APIPromise<VersionDetail> {
     return this.client.call(() => {
       const ref = this.client.projectRef(project);
-      return { method: "GET", path: pathOf(ref.workspace, ref.project, versionOf(version)), schema: VersionDetail };
+      return { operation: "versions.get", method: "GET", path: pathOf(ref.workspace, ref.project, versionOf(version)), schema: VersionDetail };
     }, options);
   }
 
@@ -72,7 +72,7 @@ export class VersionsResource {
     return this.client.call(() => {
       const ref = this.client.projectRef(project);
       const json = { augmentation: params.augmentation, preprocessing: params.preprocessing };
-      return { method: "POST", path: pathOf(ref.workspace, ref.project, "generate"), json, schema: VersionGenerated };
+      return { operation: "versions.generate", method: "POST", path: pathOf(ref.workspace, ref.project, "generate"), json, schema: VersionGenerated };
     }, options);
   }
 
@@ -114,7 +114,7 @@ export class VersionsResource {
       this.client.call(() => {
         const ref = this.client.projectRef(project);
         const path = pathOf(ref.workspace, ref.project, versionOf(version), format);
-        return { method: "GET", path, schema: ExportResponse };
+        return { operation: "versions.export", method: "GET", path, schema: ExportResponse };
       }, callOptions);
     if (exportOptions.wait !== true) return once(options);
     return new APIPromise(this.#poll(once, exportOptions, this.client.effectiveOptions(options)));
@@ -124,7 +124,7 @@ export class VersionsResource {
   delete(project: string, version: number | string, options?: RequestOptions): APIPromise<Acknowledgement> {
     return this.client.call(() => {
       const ref = this.client.projectRef(project);
-      return { method: "DELETE", path: pathOf(ref.workspace, ref.project, versionOf(version)), schema: Acknowledgement };
+      return { operation: "versions.delete", method: "DELETE", path: pathOf(ref.workspace, ref.project, versionOf(version)), schema: Acknowledgement };
     }, options);
   }
 
@@ -136,7 +136,7 @@ export class VersionsResource {
     return this.client.call(() => {
       const ref = this.client.projectRef(project);
       const json = { type: "version", id: String(versionOf(version)), parentId: ref.project };
-      return { method: "POST", path: pathOf(ref.workspace, "trash", "restore"), json, schema: Acknowledgement };
+      return { operation: "versions.restore", method: "POST", path: pathOf(ref.workspace, "trash", "restore"), json, schema: Acknowledgement };
     }, options);
   }
 

@@ -1,6 +1,7 @@
 import type { APIPromise } from "../../core/api-promise.js";
 import { InvalidArgumentError } from "../../core/errors.js";
-import type { RequestOptions, RequestSpec } from "../../core/transport.js";
+import type { NamedSpec } from "../../core/client.js";
+import type { RequestOptions } from "../../core/transport.js";
 import type { FileInput } from "../../core/upload.js";
 import type { Roboflow } from "../client.js";
 import { WORKFLOW_IMAGE_HINT, WORKFLOW_MAX_IMAGE_BYTES, prepareImage, readAll } from "../image-input.js";
@@ -74,7 +75,7 @@ export class WorkflowsResource {
   list(ws?: string, options?: RequestOptions): APIPromise<WorkflowSummary[]> {
     const schema = WorkflowList.transform((r) => r.workflows);
     return this.client.call(
-      () => ({ method: "GET", path: pathOf(this.client.workspaceFor(ws), "workflows"), schema }),
+      () => ({ operation: "workflows.list", method: "GET", path: pathOf(this.client.workspaceFor(ws), "workflows"), schema }),
       options,
     );
   }
@@ -84,7 +85,7 @@ export class WorkflowsResource {
     return this.client.call(() => {
       const ref = this.client.projectRef(url, "workflow");
       const schema = WorkflowResponse.transform((r) => r.workflow);
-      return { method: "GET", path: pathOf(ref.workspace, "workflows", ref.project), schema };
+      return { operation: "workflows.get", method: "GET", path: pathOf(ref.workspace, "workflows", ref.project), schema };
     }, options);
   }
 
@@ -93,7 +94,7 @@ export class WorkflowsResource {
     return this.client.call(() => {
       const { workspace, ...json } = params;
       const schema = WorkflowResponse.transform((r) => r.workflow);
-      return { method: "POST", path: pathOf(this.client.workspaceFor(workspace), "createWorkflow"), json, schema };
+      return { operation: "workflows.create", method: "POST", path: pathOf(this.client.workspaceFor(workspace), "createWorkflow"), json, schema };
     }, options);
   }
 
@@ -102,7 +103,7 @@ export class WorkflowsResource {
     return this.client.call(() => {
       const { workspace, ...json } = params;
       const schema = WorkflowResponse.transform((r) => r.workflow);
-      return { method: "POST", path: pathOf(this.client.workspaceFor(workspace), "updateWorkflow"), json, schema };
+      return { operation: "workflows.update", method: "POST", path: pathOf(this.client.workspaceFor(workspace), "updateWorkflow"), json, schema };
     }, options);
   }
 
@@ -110,7 +111,7 @@ export class WorkflowsResource {
   delete(url: string, options?: RequestOptions): APIPromise<Acknowledgement> {
     return this.client.call(() => {
       const ref = this.client.projectRef(url, "workflow");
-      return { method: "DELETE", path: pathOf(ref.workspace, "workflows", ref.project), schema: Acknowledgement };
+      return { operation: "workflows.delete", method: "DELETE", path: pathOf(ref.workspace, "workflows", ref.project), schema: Acknowledgement };
     }, options);
   }
 
@@ -123,7 +124,7 @@ export class WorkflowsResource {
     return this.client.inferenceCall(() => this.#runSpec(workflow, inputs, runOptions), options, "body");
   }
 
-  async #runSpec(workflow: string, inputs: WorkflowInputs, o: WorkflowRunOptions): Promise<RequestSpec<WorkflowRunResult>> {
+  async #runSpec(workflow: string, inputs: WorkflowInputs, o: WorkflowRunOptions): Promise<NamedSpec<WorkflowRunResult>> {
     const ref = this.client.projectRef(workflow, "workflow");
     if (inputs === null || typeof inputs !== "object" || Array.isArray(inputs)) {
       throw new InvalidArgumentError("A Workflow's `inputs` is an object of inputs by name, e.g. { image: { file: \"./a.jpg\" } }");
