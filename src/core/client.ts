@@ -5,8 +5,11 @@ import type { RetryBudgetState } from "./budget.js";
 import type { Dialect } from "./dialect.js";
 import { Log, levelFrom, stderrLogger } from "./log.js";
 import type { ClientOptions } from "./options.js";
+import { traceOperation, type PollRecorder } from "./tracing/trace.js";
 import { Transport, type RateTiers, type RequestOptions, type RequestSpec, type TransportShared } from "./transport.js";
 import { checkBaseUrl } from "./options.js";
+import { VERSION } from "./version.js";
+export { VERSION } from "./version.js";
 export { checkApiKey, checkBaseUrl, checkClientOptions } from "./options.js";
 
 /** What an API's client tells the core about itself. */
@@ -28,8 +31,6 @@ const SHARED = Symbol("faultline.shared");
 /** A call as an API's resource builds it: always named (`workflows.get`), for traces and logs. */
 export type NamedSpec<T> = RequestSpec<T> & { readonly operation: string };
 
-/** The version sent in `User-Agent`. */
-export const VERSION = "0.1.0";
 
 /**
  * What every API client shares: a transport and a way for its resources to send calls.
@@ -41,6 +42,8 @@ export abstract class ApiClient {
   readonly #defaults: RequestOptions;
   /** The options as given, for `withOptions`. */
   readonly #given: ClientOptions;
+  /** The API's name in traces (`anyformat`). */
+  readonly #api: string;
 
   /**
    * @param options what the user gave (checked here), its API's own options included
@@ -52,6 +55,7 @@ export abstract class ApiClient {
       options;
     this.#given = options;
     this.#defaults = defaults;
+    this.#api = identity.dialect.name;
     this.transport = new Transport({
       ...identity,
       secrets: [identity.apiKey],
@@ -126,6 +130,14 @@ export abstract class ApiClient {
     }
     if (!(spec instanceof Promise)) return this.request(spec, options);
     return new APIPromise(spec.then((ready) => this.request(ready, options).withResponse()));
+  }
+
+  /**
+   * @internal Runs a method that makes several calls (`results.waitFor`) under one trace: its span is the
+   * parent of theirs, and its waits are recorded on `trace` (`undefined` when nothing listens).
+   */
+  traced<T>(operation: string, work: (trace: PollRecorder | undefined) => Promise<T>): Promise<T> {
+    return traceOperation(this.#api, operation, work);
   }
 
   /** @internal The client's options overlaid by a call's, for calls that span several requests (polling). */

@@ -33,6 +33,7 @@ import {
 import { Log } from "./log.js";
 import { Redactor } from "./redact.js";
 import { ATTEMPT_TIMEOUT, isRetryable, markNothingSent, runWithRetry } from "./retry.js";
+import { traceCall, type AttemptTrace, type CallTrace } from "./tracing/trace.js";
 
 export type { ClientOptions, RequestOptions } from "./options.js";
 export type { Logger } from "./log.js";
@@ -153,6 +154,8 @@ interface Call<T> {
   queuedMs: number;
   /** Whether the last attempt was the breaker's probe (its outcome is then already recorded). */
   probed: boolean;
+  /** The call's trace, when a tracer or a diagnostics subscriber listens; else nothing is traced. */
+  readonly trace: CallTrace | undefined;
 }
 
 /**
@@ -206,8 +209,18 @@ export class Transport {
     return this.#budget(this.#origin(url ?? this.#config.baseUrl)).state();
   }
 
-  async #send<T>(spec: RequestSpec<T>, options: RequestOptions | undefined): Promise<ApiResponse<T>> {
-    const call = this.#prepare(spec, options);
+  #send<T>(spec: RequestSpec<T>, options: RequestOptions | undefined): Promise<ApiResponse<T>> {
+    let call: Call<T>;
+    try {
+      call = this.#prepare(spec, options);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return call.trace === undefined ? this.#called(call) : call.trace.run(() => this.#called(call));
+  }
+
+  /** A call from its first attempt to its answer, its outcome told to the breaker. */
+  async #called<T>(call: Call<T>): Promise<ApiResponse<T>> {
     let response: ApiResponse<T>;
     try {
       response = await this.#retried(call);
@@ -240,6 +253,7 @@ export class Transport {
         onRetry: settings.onRetry,
         budget: this.#config.retryBudget === false ? undefined : this.#budget(call.origin),
         breaker: call.breaker,
+        onBackoff: call.trace?.backedOff,
       },
     );
   }
@@ -254,6 +268,7 @@ export class Transport {
     const url = this.#url(spec);
     const headers = this.#headers(spec, settings);
     const origin = this.#origin(spec.baseUrl ?? this.#config.baseUrl);
+    const shownUrl = this.redactor.url(url);
     return {
       origin,
       tier: this.#governor === undefined ? undefined : this.#config.rateTiers?.tierOf(spec),
@@ -263,12 +278,13 @@ export class Transport {
       spec,
       settings,
       url,
-      shownUrl: this.redactor.url(url),
+      shownUrl,
       headers,
       json: spec.json === undefined ? undefined : this.#serialise(spec),
       deadlineAt: settings.deadline === undefined ? undefined : Date.now() + settings.deadline,
       // A key passed as a plain header makes a POST just as safe to repeat as one passed as the option.
       repeatable: IDEMPOTENT_METHODS.has(spec.method) || headers["idempotency-key"] !== undefined,
+      trace: traceCall({ api: this.#config.dialect.name, operation: spec.operation, method: spec.method, url: shownUrl, origin }),
     };
   }
 
@@ -287,6 +303,7 @@ export class Transport {
         const slot = this.#governor.acquire(tier, call.origin, this.#waitLimits(call, attempt));
         ticket = slot instanceof Promise ? await slot : slot;
         call.queuedMs += ticket.queuedMs;
+        if (ticket.queuedMs > 0) call.trace?.waited("rate-limit", Date.now() - ticket.queuedMs, ticket.queuedMs, { sequence: attempt, tier });
       }
       if (breaker !== undefined) permit = breaker.allow(spec.method, call.shownUrl, attempt - 1);
     } catch (error) {
@@ -296,8 +313,9 @@ export class Transport {
       throw markNothingSent(error as FaultlineError);
     }
     call.probed = permit === "probe";
+    const trace = call.trace?.attempt(attempt);
     try {
-      const response = await this.#sendOnce(call, attempt);
+      const response = await (trace === undefined ? this.#sendOnce(call, attempt, undefined) : trace.run(() => this.#sendOnce(call, attempt, trace)));
       if (call.probed) breaker?.record("success", permit);
       if (ticket !== undefined) this.#governor?.observe(ticket, { status: response.status, ...response.rateLimit });
       return response;
@@ -313,7 +331,7 @@ export class Transport {
   }
 
   /** Sends one request with undici, bounded by the attempt's timeout, and reads its answer into data or a typed error. */
-  async #sendOnce<T>(call: Call<T>, attempt: number): Promise<ApiResponse<T>> {
+  async #sendOnce<T>(call: Call<T>, attempt: number, trace: AttemptTrace | undefined): Promise<ApiResponse<T>> {
     const { spec, settings } = call;
     const started = Date.now();
     const context: AttemptContext = {
@@ -338,7 +356,7 @@ export class Transport {
       const { body, headers } = this.#body(call);
       const response = await request(call.url, {
         method: spec.method,
-        headers,
+        headers: trace === undefined ? headers : trace.headers(headers),
         body,
         // Looked up for each attempt: a close() during a retry's wait gives the retry a fresh pool.
         dispatcher: settings.dispatcher ?? this.#pool(),

@@ -113,18 +113,19 @@ export class WorkflowsResource {
       if (error instanceof FaultlineError) return rejected(error);
       throw error;
     }
-    const run = this.run(workflowId, document, request);
     // The deadline covers the whole extraction: the wait gets what the run left of it. The client's own
     // `deadline` counts too; without it here, the wait would start a fresh one of its own after the run.
     const deadline = this.client.effectiveOptions(request).deadline;
     const remaining = (): number | undefined =>
       deadline === undefined ? undefined : Math.max(1, deadline - (Date.now() - started));
     return new APIPromise(
-      run.then((submitted) => this.client.results.waitFor(workflowId, submitted.id, {
-          initialDelay: options.pollInterval ?? 1_000,
-          ...options,
-          deadline: remaining(),
-        }).withResponse()),
+      this.client.traced("workflows.extract", () =>
+        this.run(workflowId, document, request).then((submitted) =>
+          this.client.results
+            .waitFor(workflowId, submitted.id, { initialDelay: options.pollInterval ?? 1_000, ...options, deadline: remaining() })
+            .withResponse(),
+        ),
+      ),
     );
   }
 
