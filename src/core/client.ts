@@ -4,6 +4,7 @@ import type { CircuitState } from "./breaker.js";
 import type { RetryBudgetState } from "./budget.js";
 import type { Dialect } from "./dialect.js";
 import { Log, levelFrom, stderrLogger } from "./log.js";
+import { proxyRoutes } from "./proxy.js";
 import type { ClientOptions } from "./options.js";
 import { traceOperation, type PollRecorder } from "./tracing/trace.js";
 import { Transport, type RateTiers, type RequestOptions, type RequestSpec, type TransportShared } from "./transport.js";
@@ -51,14 +52,16 @@ export abstract class ApiClient {
    * its errors read and how its calls count against its rate limits
    */
   protected constructor(options: ClientOptions, identity: ApiIdentity) {
-    const { apiKey: _key, baseUrl: _base, logger, logLevel, rateLimit, retryBudget, circuitBreaker, defaultHeaders, defaultQuery, ...defaults } =
+    const { apiKey: _key, baseUrl: _base, logger, logLevel, rateLimit, retryBudget, circuitBreaker, defaultHeaders, defaultQuery, proxy: proxyOption, ...defaults } =
       options;
+    const proxy = proxyRoutes(proxyOption, process.env);
     this.#given = options;
     this.#defaults = defaults;
     this.#api = identity.dialect.name;
     this.transport = new Transport({
       ...identity,
-      secrets: [identity.apiKey],
+      secrets: [identity.apiKey, ...(proxy?.secrets ?? [])],
+      proxy,
       defaults,
       rateLimit,
       retryBudget,

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { Agent, request } from "undici";
+import { Agent, request, type Dispatcher } from "undici";
 import type * as z from "zod";
 import { APIPromise, type ApiResponse } from "./api-promise.js";
 import { ACCEPT_ENCODING, BodyProblem, readBody, type ResponseBody } from "./body.js";
@@ -31,6 +31,7 @@ import {
   type RequestOptions,
 } from "./options.js";
 import { Log } from "./log.js";
+import type { ProxyRoutes } from "./proxy.js";
 import { Redactor } from "./redact.js";
 import { ATTEMPT_TIMEOUT, isRetryable, markNothingSent, runWithRetry } from "./retry.js";
 import { traceCall, type AttemptTrace, type CallTrace } from "./tracing/trace.js";
@@ -94,9 +95,23 @@ export interface RateTiers {
  * URL's circuit breaker and retry budget.
  */
 export class TransportShared {
-  agent: Agent | undefined;
+  // Private, so that inspecting a client never shows a proxy's credentials, which its dispatcher holds.
+  #pool: Dispatcher | undefined;
   readonly breakers = new Map<string, Breaker>();
   readonly budgets = new Map<string, RetryBudget>();
+
+  /** The pool, built by `build` the first time it is asked for (and again after `close`). */
+  pool(build: () => Dispatcher): Dispatcher {
+    this.#pool ??= build();
+    return this.#pool;
+  }
+
+  /** Closes the pool; the next call builds a new one. */
+  async close(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.close();
+  }
 }
 
 export interface TransportConfig {
@@ -121,6 +136,8 @@ export interface TransportConfig {
   readonly authHeaders?: Readonly<Record<string, string>> | undefined;
   /** Credentials sent as query parameters on every request (Roboflow's `api_key`). */
   readonly authQuery?: Readonly<Record<string, string>> | undefined;
+  /** The proxies calls go through (their credentials among `secrets`); none by default. */
+  readonly proxy?: ProxyRoutes | undefined;
   readonly defaults: RequestOptions;
   /** Where log lines go [nowhere]. */
   readonly log?: Log | undefined;
@@ -191,10 +208,8 @@ export class Transport {
   }
 
   /** Closes the client's own connection pool (a user's dispatcher is left alone); later calls open a new one. */
-  async close(): Promise<void> {
-    const agent = this.shared.agent;
-    this.shared.agent = undefined;
-    await agent?.close();
+  close(): Promise<void> {
+    return this.shared.close();
   }
 
   /** The circuit state of `url`'s origin (the client's base URL when none is given). */
@@ -378,7 +393,7 @@ export class Transport {
       this.#logAttempt(call, attempt, started, answered);
       return success;
     } catch (error) {
-      const failure = error instanceof FaultlineError ? error : this.#noResponse(context, error, controller.signal, byDeadline);
+      const failure = error instanceof FaultlineError ? error : this.#noResponse(call, context, error, controller.signal, byDeadline);
       this.#logAttempt(call, attempt, started, status, failure.code, failure === error ? undefined : errorCode(error));
       throw failure;
     } finally {
@@ -487,13 +502,16 @@ export class Transport {
     }
   }
 
-  /** No usable response: the caller aborted, a clock ran out, or the network failed. */
-  #noResponse(context: AttemptContext, error: unknown, signal: AbortSignal, byDeadline: boolean): FaultlineError {
+  /** No usable response: the caller aborted, a clock ran out, the proxy failed, or the network did. */
+  #noResponse(call: Call<unknown>, context: AttemptContext, error: unknown, signal: AbortSignal, byDeadline: boolean): FaultlineError {
     if (signal.aborted && signal.reason === CALLER_ABORTED) {
       return new AbortedError("The call was aborted", { method: context.method, url: context.url, attempts: context.attempt, cause: error });
     }
     if (signal.aborted && signal.reason === TIMED_OUT) return timeoutFailure(context, byDeadline, error);
     if (isUndiciTimeout(error)) return timeoutFailure(context, false, error);
+    // Only the client's own pool goes through its proxies: a caller's dispatcher fails in its own words.
+    const atProxy = call.settings.dispatcher === undefined ? this.#config.proxy?.failure(context, error) : undefined;
+    if (atProxy !== undefined) return atProxy;
     return connectionFailure(context, error, this.redactor.text(error instanceof Error ? error.message : String(error)));
   }
 
@@ -553,9 +571,11 @@ export class Transport {
     }
   }
 
-  #pool(): Agent {
-    this.shared.agent ??= new Agent({ connections: POOL_CONNECTIONS, keepAliveTimeout: 10_000 });
-    return this.shared.agent;
+  #pool(): Dispatcher {
+    return this.shared.pool(() => {
+      const pool = { connections: POOL_CONNECTIONS, keepAliveTimeout: 10_000 };
+      return this.#config.proxy === undefined ? new Agent(pool) : this.#config.proxy.dispatcher(pool);
+    });
   }
 
   /** What a wait for a rate-limit slot may spend: the call's deadline, its `maxRetryAfter`, its signal. */
