@@ -299,7 +299,7 @@ export class Transport {
       deadlineAt: settings.deadline === undefined ? undefined : Date.now() + settings.deadline,
       // A key passed as a plain header makes a POST just as safe to repeat as one passed as the option.
       repeatable: IDEMPOTENT_METHODS.has(spec.method) || headers["idempotency-key"] !== undefined,
-      trace: traceCall({ api: this.#config.dialect.name, operation: spec.operation, method: spec.method, url: shownUrl, origin }),
+      trace: traceCall(this.#config.dialect.name, spec, shownUrl, origin),
     };
   }
 

@@ -34,14 +34,10 @@ const EVENT: Readonly<Record<WaitMessage["kind"], string>> = {
   poll: "faultline.poll_wait",
 };
 
-/** What a call is, as its trace describes it; everything already masked. */
-export interface CallFacts {
-  readonly api: string;
-  readonly operation: string | undefined;
+/** What a call is named by: its spec's `operation` (when it has one) and `method`. */
+export interface CallName {
+  readonly operation?: string | undefined;
   readonly method: string;
-  readonly url: string;
-  /** The origin of the URL (`https://api.anyformat.ai`): where the server's address and port are read. */
-  readonly origin: string;
 }
 
 /** A wait's particulars, beyond its kind and time. */
@@ -53,12 +49,18 @@ interface WaitFacts {
 
 /**
  * The trace of a call that something listens to; `undefined` (nothing built) when nothing does. Asked at
- * the start of every call: with no subscriber and no tracer provider, this is the whole cost of tracing.
+ * the start of every call: with no subscriber and no tracer provider, this is the whole cost of tracing,
+ * and it allocates nothing (its arguments are what the call already holds).
+ *
+ * @param api the API's name (`anyformat`)
+ * @param name the call's spec
+ * @param url its URL, secrets masked
+ * @param origin the URL's origin, where the server's address and port are read
  */
-export function traceCall(facts: CallFacts): CallTrace | undefined {
+export function traceCall(api: string, name: CallName, url: string, origin: string): CallTrace | undefined {
   const otel = activeOtel();
   if (otel === undefined && !callChannel.hasSubscribers && !attemptChannel.hasSubscribers && !waitChannel.hasSubscribers) return undefined;
-  return new CallTrace(otel, facts);
+  return new CallTrace(otel, api, name, url, origin);
 }
 
 export class CallTrace {
@@ -68,13 +70,13 @@ export class CallTrace {
   /** The caller's context with the call span in it: the parent of the attempts' spans. */
   readonly #context: Context | undefined;
 
-  constructor(otel: Otel | undefined, facts: CallFacts) {
-    const server = serverOf(facts.origin);
+  constructor(otel: Otel | undefined, api: string, name: CallName, url: string, origin: string) {
+    const server = serverOf(origin);
     this.message = {
-      api: facts.api,
-      operation: facts.operation ?? facts.method,
-      method: facts.method,
-      url: facts.url,
+      api,
+      operation: name.operation ?? name.method,
+      method: name.method,
+      url,
       serverAddress: server.address,
       serverPort: server.port,
     };
@@ -83,7 +85,7 @@ export class CallTrace {
       const parent = otel.context.active();
       const span = otel.trace
         .getTracer(TRACER, VERSION)
-        .startSpan(`${facts.api} ${this.message.operation}`, { kind: otel.SpanKind.CLIENT as SpanKind, attributes: httpAttributes(this.message) }, parent);
+        .startSpan(`${api} ${this.message.operation}`, { kind: otel.SpanKind.CLIENT as SpanKind, attributes: httpAttributes(this.message) }, parent);
       this.#span = span;
       this.#context = otel.trace.setSpan(parent, span);
     }

@@ -67,9 +67,10 @@ const messages = <T>(event: string): T[] => seen.filter(([e]) => e === event).ma
 
 describe("the diagnostics channels, without OpenTelemetry", () => {
   it("build nothing for a call while nobody subscribes", () => {
-    expect(traceCall({ api: "anyformat", operation: "workflows.get", method: "GET", url: "http://x/", origin: "http://x" })).toBeUndefined();
+    const spec = { operation: "workflows.get", method: "GET" };
+    expect(traceCall("anyformat", spec, "http://x/", "http://x")).toBeUndefined();
     waits.subscribe(onWait);
-    expect(traceCall({ api: "anyformat", operation: "workflows.get", method: "GET", url: "http://x/", origin: "http://x" })).toBeDefined();
+    expect(traceCall("anyformat", spec, "http://x/", "http://x")).toBeDefined();
   });
 
   it("publish a call that met a 429, a 500 and then succeeded: the call, its three attempts, and the two waits between them", async () => {
