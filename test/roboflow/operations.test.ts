@@ -20,7 +20,9 @@ afterEach(() => {
 });
 
 it("names each call by its resource method", async () => {
-  const { rf } = await setup({ maxRetries: 0 });
+  const { emu, rf: main } = await setup({ maxRetries: 0 });
+  const rf = main.withOptions({ inferenceUrl: emu.inferenceUrl });
+  const image = { file: Buffer.from("not really a jpeg"), filename: "a.jpg" };
   const calls: Record<string, () => Promise<unknown>> = {
     "workspace.get": () => rf.workspace.get(),
     "projects.list": () => rf.projects.list(),
@@ -48,6 +50,13 @@ it("names each call by its resource method", async () => {
     "deployments.delete": () => rf.deployments.delete("dev"),
     "deployments.machineTypes": () => rf.deployments.machineTypes(),
     "deployments.log": () => rf.deployments.log("dev"),
+    "images.upload": () => rf.images.upload("widgets", image),
+    "images.annotate": () => rf.images.annotate("widgets", "img_missing", { annotation: "{}", name: "a.json", waitTimeout: 0 }),
+    "images.get": () => rf.images.get("widgets", "img_missing"),
+    "images.delete": () => rf.images.delete("widgets", "img_missing"),
+    "images.setMetadata": () => rf.images.setMetadata("img_missing", { addTags: ["x"] }),
+    "models.predict": () => rf.models.predict("widgets/1", { url: "https://example.com/a.jpg" }),
+    "workflows.run": () => rf.workflows.run("count", { image: { type: "url", value: "https://example.com/a.jpg" } }),
   };
   for (const call of Object.values(calls)) await call().catch(() => undefined);
 

@@ -7,10 +7,11 @@ import {
   NotFoundError,
   withAttempts,
 } from "../../core/errors.js";
-import { sleep } from "../../core/retry.js";
 import type { NamedSpec } from "../../core/client.js";
+import type { PollRecorder } from "../../core/tracing/trace.js";
 import type { RequestOptions } from "../../core/transport.js";
 import { multipartBody, type FileInput, type FormPart } from "../../core/upload.js";
+import { pauseBetweenPolls } from "../../core/wait.js";
 import type { Roboflow } from "../client.js";
 import { prepareImage } from "../image-input.js";
 import { pathOf } from "../paths.js";
@@ -145,7 +146,8 @@ export class ImagesResource {
     const waitTimeout = params?.waitTimeout ?? DEFAULT_WAIT_TIMEOUT;
     // 0 sends once; a value that is not a number of ms is refused by the spec, before any request.
     if (!(waitTimeout > 0)) return once(options);
-    return new APIPromise(this.#untilVisible(once, waitTimeout, this.client.effectiveOptions(options)));
+    const effective = this.client.effectiveOptions(options);
+    return new APIPromise(this.client.traced("images.annotate", (trace) => this.#untilVisible(once, waitTimeout, effective, trace)));
   }
 
   /** `GET /{ws}/{proj}/images/{id}`: the image, its annotation, tags and URLs. */
@@ -241,13 +243,16 @@ export class ImagesResource {
     once: (options: RequestOptions) => APIPromise<Acknowledgement>,
     waitTimeout: number,
     options: RequestOptions,
+    trace: PollRecorder | undefined,
   ): Promise<ApiResponse<Acknowledgement>> {
     const started = Date.now();
     const deadline = options.deadline !== undefined && options.deadline > 0 ? options.deadline : undefined;
     const until = Math.min(started + waitTimeout, deadline === undefined ? Infinity : started + deadline);
     let attempts = 0;
+    let polls = 0;
     let interval = FIRST_POLL_MS;
     for (;;) {
+      polls += 1;
       const left = deadline === undefined ? undefined : Math.max(1, started + deadline - Date.now());
       try {
         const response = await once(left === undefined ? options : { ...options, deadline: left }).withResponse();
@@ -261,7 +266,7 @@ export class ImagesResource {
           throw withAttempts(withHint(error, hint), attempts);
         }
       }
-      await sleep(interval, options.signal).catch(() => {
+      await pauseBetweenPolls(interval, options.signal, trace, polls).catch(() => {
         throw withAttempts(new AbortedError("Waiting for the image to appear was aborted"), attempts);
       });
       interval = Math.min(interval * 2, MAX_POLL_MS);

@@ -240,6 +240,24 @@ describe("a call traced with OpenTelemetry", () => {
   });
 });
 
+describe("a Roboflow annotation of a fresh image", () => {
+  it("is one span over the polls that waited for the image to appear", async () => {
+    const { rf } = await roboflowSetup({}, { imageVisibleAfterMs: 300 });
+    const { id } = await rf.images.upload("widgets", { file: Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]), name: "a.jpg" });
+    exporter.reset();
+
+    await rf.images.annotate("widgets", id as string, { annotation: { boxes: [] }, name: "a.json" });
+
+    const [wait, ...others] = named("roboflow images.annotate").filter((s) => s.kind === SpanKind.INTERNAL);
+    expect(others).toEqual([]);
+    const polls = childrenOf(wait as ReadableSpan);
+    expect(polls.length).toBeGreaterThanOrEqual(2);
+    expect(polls.every((p) => p.name === "roboflow images.annotate" && p.kind === SpanKind.CLIENT)).toBe(true);
+    expect(polls.map((p) => p.attributes["error.type"])).toEqual([...polls.slice(1).map(() => "NOT_FOUND"), undefined]);
+    expect(wait?.events.filter((e) => e.name === "faultline.poll_wait")).toHaveLength(polls.length - 1);
+  });
+});
+
 describe("with the API installed and a provider registered but no propagator", () => {
   it("records spans and sends no traceparent", async () => {
     propagation.disable();
