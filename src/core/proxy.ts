@@ -56,6 +56,11 @@ export class ProxyRoutes {
     readonly noProxy: string | undefined,
   ) {}
 
+  /** What names these routes among a client's pools: two clients with the same proxies share one. */
+  get route(): string {
+    return JSON.stringify(["proxy", this.http?.url, this.https?.url, this.noProxy]);
+  }
+
   /** The credentials of the proxies, for the client's redactor. */
   get secrets(): string[] {
     return [...(this.http?.secrets ?? []), ...(this.https?.secrets ?? [])];

@@ -95,22 +95,31 @@ export interface RateTiers {
  * URL's circuit breaker and retry budget.
  */
 export class TransportShared {
-  // Private, so that inspecting a client never shows a proxy's credentials, which its dispatcher holds.
-  #pool: Dispatcher | undefined;
+  /**
+   * A pool per route (`direct`, or a set of proxies): a client derived with another `proxy` must not send
+   * through its parent's. Private, so that inspecting a client never shows a proxy's credentials, which
+   * a proxy's dispatcher holds.
+   */
+  readonly #pools = new Map<string, Dispatcher>();
   readonly breakers = new Map<string, Breaker>();
   readonly budgets = new Map<string, RetryBudget>();
 
-  /** The pool, built by `build` the first time it is asked for (and again after `close`). */
-  pool(build: () => Dispatcher): Dispatcher {
-    this.#pool ??= build();
-    return this.#pool;
+  /** The open pool of `route`, if there is one. */
+  pool(route: string): Dispatcher | undefined {
+    return this.#pools.get(route);
   }
 
-  /** Closes the pool; the next call builds a new one. */
+  /** Keeps `pool` as the pool of `route`, and answers it. */
+  open(route: string, pool: Dispatcher): Dispatcher {
+    this.#pools.set(route, pool);
+    return pool;
+  }
+
+  /** Closes every pool; the next call opens a new one. */
   async close(): Promise<void> {
-    const pool = this.#pool;
-    this.#pool = undefined;
-    await pool?.close();
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((pool) => pool.close()));
   }
 }
 
@@ -187,11 +196,14 @@ export class Transport {
   readonly #governor: Governor | undefined;
   readonly #log: Log;
   readonly #origins = new Map<string, string>();
+  /** Which of the shared pools this client's calls go through: `direct`, or its proxies'. */
+  readonly #route: string;
 
   constructor(config: TransportConfig) {
     this.#config = config;
     this.redactor = new Redactor(config.secrets);
     this.shared = config.shared ?? new TransportShared();
+    this.#route = config.proxy?.route ?? "direct";
     this.#log = config.log ?? new Log(undefined, "off");
     checkRequestOptions(config.defaults);
     this.#settings = resolveSettings(DEFAULT_SETTINGS, config.defaults);
@@ -572,10 +584,12 @@ export class Transport {
   }
 
   #pool(): Dispatcher {
-    return this.shared.pool(() => {
-      const pool = { connections: POOL_CONNECTIONS, keepAliveTimeout: 10_000 };
-      return this.#config.proxy === undefined ? new Agent(pool) : this.#config.proxy.dispatcher(pool);
-    });
+    return this.shared.pool(this.#route) ?? this.shared.open(this.#route, this.#newPool());
+  }
+
+  #newPool(): Dispatcher {
+    const pool = { connections: POOL_CONNECTIONS, keepAliveTimeout: 10_000 };
+    return this.#config.proxy === undefined ? new Agent(pool) : this.#config.proxy.dispatcher(pool);
   }
 
   /** What a wait for a rate-limit slot may spend: the call's deadline, its `maxRetryAfter`, its signal. */

@@ -203,6 +203,23 @@ describe("the proxy option", () => {
   });
 });
 
+describe("a client derived with withOptions", () => {
+  it("keeps its parent's proxy unless it names another, or false, and then does not send through the parent's", async () => {
+    const { emu } = await setup();
+    const first = await proxy();
+    const second = await proxy();
+    const parent = client({ baseUrl: emu.url, proxy: first.url });
+
+    await parent.withOptions({ timeout: 5_000 }).health();
+    await parent.withOptions({ proxy: false }).health();
+    await parent.withOptions({ proxy: second.url }).health();
+    await parent.health();
+
+    expect([first.seen.length, second.seen.length]).toEqual([2, 1]);
+    expect(emu.requests.map((r) => r.headers["via"] !== undefined)).toEqual([true, false, true, true]);
+  });
+});
+
 describe("a proxy that fails", () => {
   it.each([
     ["http://", "forwarded: undici's own 407 error"],
