@@ -4,8 +4,8 @@ import type { CircuitState } from "./breaker.js";
 import type { RetryBudgetState } from "./budget.js";
 import type { Dialect } from "./dialect.js";
 import { Log, levelFrom, stderrLogger } from "./log.js";
-import { proxyRoutes } from "./proxy.js";
 import type { ClientOptions } from "./options.js";
+import { proxyRoutes } from "./proxy.js";
 import { traceOperation, type PollRecorder } from "./tracing/trace.js";
 import { Transport, type RateTiers, type RequestOptions, type RequestSpec, type TransportShared } from "./transport.js";
 import { checkBaseUrl } from "./options.js";
@@ -31,7 +31,6 @@ const SHARED = Symbol("faultline.shared");
 
 /** A call as an API's resource builds it: always named (`workflows.get`), for traces and logs. */
 export type NamedSpec<T> = RequestSpec<T> & { readonly operation: string };
-
 
 /**
  * What every API client shares: a transport and a way for its resources to send calls.
