@@ -38,6 +38,8 @@ export default defineConfig([
     splitting: false,
     // p-retry is ESM-only: bundling it keeps the CommonJS build loadable with require().
     noExternal: ["p-retry", "is-network-error"],
+    // `import.meta.url` in the CommonJS build (the optional OpenTelemetry API is required from where the build lives).
+    shims: true,
     esbuildPlugins: [nodeCheckFirst],
   },
   {

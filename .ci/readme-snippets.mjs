@@ -1,6 +1,7 @@
 // Writes every ```ts block of a README into a consumer project as its own module, with the tsconfigs
-// that typecheck them: `tsconfig.json` for every block, `tsconfig.no-msw.json` for the blocks that do not
-// use msw (a project without msw must still compile `faultline/testing`). A block whose first line is
+// that typecheck them: `tsconfig.json` for every block, `tsconfig.no-msw.json` for the blocks that use no
+// optional peer, msw or OpenTelemetry (a project without them must still compile `faultline` and
+// `faultline/testing`). A block whose first line is
 // `// name.ts` is written as that file, so blocks can import one another (`./invoices.js`).
 // Usage: node readme-snippets.mjs <README.md> <project dir>
 import { readFileSync, writeFileSync } from "node:fs";
@@ -17,7 +18,7 @@ for (const match of text.matchAll(/^```ts\n([\s\S]*?)^```$/gm)) {
   const named = /^\/\/ ([\w.-]+\.ts)\n/.exec(code);
   const file = named?.[1] ?? `readme-line-${line}.ts`;
   if (blocks.some((b) => b.file === file)) throw new Error(`two blocks write ${file}`);
-  blocks.push({ file, line, code, msw: /from "(msw|msw\/[^"]*|@mswjs\/[^"]*|faultline\/testing\/msw)"/.test(code) });
+  blocks.push({ file, line, code, msw: /from "(msw|msw\/[^"]*|@mswjs\/[^"]*|faultline\/testing\/msw|@opentelemetry\/[^"]*)"/.test(code) });
 }
 if (blocks.length === 0) throw new Error(`no \`\`\`ts blocks in ${readme}`);
 
@@ -50,4 +51,4 @@ const withDom = { ...compilerOptions, lib: [...compilerOptions.lib, "dom"] };
 writeFileSync(join(project, "tsconfig.json"), JSON.stringify({ compilerOptions: withDom, files: all }, null, 2));
 writeFileSync(join(project, "tsconfig.no-msw.json"), JSON.stringify({ compilerOptions, files: withoutMsw }, null, 2));
 
-for (const block of blocks) console.log(`  ${block.file}: README.md line ${block.line}${block.msw ? " (uses msw)" : ""}`);
+for (const block of blocks) console.log(`  ${block.file}: README.md line ${block.line}${block.msw ? " (uses an optional peer: msw or OpenTelemetry)" : ""}`);

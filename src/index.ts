@@ -143,3 +143,12 @@ export {
   type ValidationIssue,
   type FaultlineErrorOptions,
 } from "./core/errors.js";
+
+// Tracing: the diagnostics channels every call is published on (OpenTelemetry spans need no import)
+export {
+  TRACING_CHANNELS,
+  type CallMessage,
+  type AttemptMessage,
+  type OperationMessage,
+  type WaitMessage,
+} from "./core/tracing/channels.js";

@@ -90,7 +90,7 @@ export class Anyformat extends ApiClient {
    * ```
    */
   health(options?: RequestOptions): APIPromise<Health> {
-    return this.request({ method: "GET", path: "/health/", schema: Health, anonymous: true }, options);
+    return this.request({ operation: "health", method: "GET", path: "/health/", schema: Health, anonymous: true }, options);
   }
 
   /** @internal An API path: segments percent-encoded, with the trailing slash anyformat requires. */

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "../core/errors.js";
-import type { RequestSpec } from "../core/transport.js";
+import type { NamedSpec } from "../core/client.js";
 import { multipartBody, prepareFile, type FileInput, type FormPart } from "../core/upload.js";
 import { ANYFORMAT_MAX_FILE_BYTES } from "./client.js";
 
@@ -24,8 +24,8 @@ export type DocumentInput =
  */
 export async function documentSpec<T>(
   input: DocumentInput,
-  spec: Omit<RequestSpec<T>, "body" | "replayable">,
-): Promise<RequestSpec<T>> {
+  spec: Omit<NamedSpec<T>, "body" | "replayable">,
+): Promise<NamedSpec<T>> {
   const hasFile = input != null && (input as { file?: unknown }).file != null;
   const hasText = input != null && (input as { text?: unknown }).text != null;
   if (hasFile === hasText) {

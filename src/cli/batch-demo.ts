@@ -25,7 +25,8 @@ const DOCUMENTS = 12;
  * ```
  */
 export async function runBatchChapter(emu: Emulator<AnyformatApp>, say: (line?: string) => void): Promise<void> {
-  const af = new Anyformat({ apiKey: ANYFORMAT_EMULATOR_KEY, baseUrl: emu.url });
+  // On the embedded emulator, on loopback: no proxy in the environment can reach it.
+  const af = new Anyformat({ apiKey: ANYFORMAT_EMULATOR_KEY, baseUrl: emu.url, proxy: false });
   const dir = await mkdtemp(join(tmpdir(), "faultline-demo-batch-"));
   const journal = join(dir, "invoices.journal");
   const workflow = await af.workflows.create({

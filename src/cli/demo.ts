@@ -85,7 +85,8 @@ export async function runDemo(io: DemoIo = { stdout: process.stdout }): Promise<
     throw error;
   }
   const onRetry = (info: RetryInfo): void => story.say(`↻ ${describeRetry(info)}`);
-  const af = new Anyformat({ apiKey: ANYFORMAT_EMULATOR_KEY, baseUrl: afEmu.url, onRetry, signal: io.signal });
+  // The emulators listen on this machine's loopback, which no proxy in the environment can reach.
+  const af = new Anyformat({ apiKey: ANYFORMAT_EMULATOR_KEY, baseUrl: afEmu.url, onRetry, signal: io.signal, proxy: false });
   const rf = new Roboflow({
     apiKey: ROBOFLOW_EMULATOR_KEY,
     workspace: ROBOFLOW_EMULATOR_WORKSPACE,
@@ -93,6 +94,7 @@ export async function runDemo(io: DemoIo = { stdout: process.stdout }): Promise<
     deploymentsUrl: rfEmu.deploymentsUrl,
     onRetry,
     signal: io.signal,
+    proxy: false,
   });
 
   try {
@@ -156,7 +158,7 @@ async function anyformatStory(af: Anyformat, emu: Emulator<AnyformatApp>, story:
     }
 
     story.step("A wrong key: what the user sees");
-    const wrong = new Anyformat({ apiKey: "sk-demo-wrong-key-0123456789", baseUrl: af.baseUrl });
+    const wrong = new Anyformat({ apiKey: "sk-demo-wrong-key-0123456789", baseUrl: af.baseUrl, proxy: false });
     try {
       await wrong.workflows.list();
     } catch (error) {

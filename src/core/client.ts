@@ -5,8 +5,12 @@ import type { RetryBudgetState } from "./budget.js";
 import type { Dialect } from "./dialect.js";
 import { Log, levelFrom, stderrLogger } from "./log.js";
 import type { ClientOptions } from "./options.js";
+import { proxyRoutes } from "./proxy.js";
+import { traceOperation, type PollRecorder } from "./tracing/trace.js";
 import { Transport, type RateTiers, type RequestOptions, type RequestSpec, type TransportShared } from "./transport.js";
 import { checkBaseUrl } from "./options.js";
+import { VERSION } from "./version.js";
+export { VERSION } from "./version.js";
 export { checkApiKey, checkBaseUrl, checkClientOptions } from "./options.js";
 
 /** What an API's client tells the core about itself. */
@@ -25,8 +29,8 @@ export interface ApiIdentity {
 /** Carries a parent client's shared state to the client `withOptions` derives from it; never public. */
 const SHARED = Symbol("faultline.shared");
 
-/** The version sent in `User-Agent`. */
-export const VERSION = "0.1.0";
+/** A call as an API's resource builds it: always named (`workflows.get`), for traces and logs. */
+export type NamedSpec<T> = RequestSpec<T> & { readonly operation: string };
 
 /**
  * What every API client shares: a transport and a way for its resources to send calls.
@@ -38,6 +42,8 @@ export abstract class ApiClient {
   readonly #defaults: RequestOptions;
   /** The options as given, for `withOptions`. */
   readonly #given: ClientOptions;
+  /** The API's name in traces (`anyformat`). */
+  readonly #api: string;
 
   /**
    * @param options what the user gave (checked here), its API's own options included
@@ -45,13 +51,16 @@ export abstract class ApiClient {
    * its errors read and how its calls count against its rate limits
    */
   protected constructor(options: ClientOptions, identity: ApiIdentity) {
-    const { apiKey: _key, baseUrl: _base, logger, logLevel, rateLimit, retryBudget, circuitBreaker, defaultHeaders, defaultQuery, ...defaults } =
+    const { apiKey: _key, baseUrl: _base, logger, logLevel, rateLimit, retryBudget, circuitBreaker, defaultHeaders, defaultQuery, proxy: proxyOption, ...defaults } =
       options;
+    const proxy = proxyRoutes(proxyOption, process.env);
     this.#given = options;
     this.#defaults = defaults;
+    this.#api = identity.dialect.name;
     this.transport = new Transport({
       ...identity,
-      secrets: [identity.apiKey],
+      secrets: [identity.apiKey, ...(proxy?.secrets ?? [])],
+      proxy,
       defaults,
       rateLimit,
       retryBudget,
@@ -100,7 +109,7 @@ export abstract class ApiClient {
   }
 
   /** @internal Sends one call; resources use this. */
-  request<T>(spec: RequestSpec<T>, options?: RequestOptions): APIPromise<T> {
+  request<T>(spec: NamedSpec<T>, options?: RequestOptions): APIPromise<T> {
     const problem = this.precheck(spec);
     if (problem !== undefined) return rejected(problem);
     return this.transport.request(spec, options);
@@ -111,10 +120,10 @@ export abstract class ApiClient {
    * (a bad argument, no workspace, a file too big): that becomes the call's rejection, and nothing is sent.
    * Credentials are checked first, so a missing key is reported before any argument is looked at.
    */
-  call<T>(build: () => RequestSpec<T> | Promise<RequestSpec<T>>, options?: RequestOptions): APIPromise<T> {
+  call<T>(build: () => NamedSpec<T> | Promise<NamedSpec<T>>, options?: RequestOptions): APIPromise<T> {
     const missing = this.precheck(undefined);
     if (missing !== undefined) return rejected(missing);
-    let spec: RequestSpec<T> | Promise<RequestSpec<T>>;
+    let spec: NamedSpec<T> | Promise<NamedSpec<T>>;
     try {
       spec = build();
     } catch (error) {
@@ -123,6 +132,14 @@ export abstract class ApiClient {
     }
     if (!(spec instanceof Promise)) return this.request(spec, options);
     return new APIPromise(spec.then((ready) => this.request(ready, options).withResponse()));
+  }
+
+  /**
+   * @internal Runs a method that makes several calls (`results.waitFor`) under one trace: its span is the
+   * parent of theirs, and its waits are recorded on `trace` (`undefined` when nothing listens).
+   */
+  traced<T>(operation: string, work: (trace: PollRecorder | undefined) => Promise<T>): Promise<T> {
+    return traceOperation(this.#api, operation, work);
   }
 
   /** @internal The client's options overlaid by a call's, for calls that span several requests (polling). */

@@ -58,6 +58,13 @@ export interface ClientOptions extends RequestOptions {
   readonly defaultHeaders?: Readonly<Record<string, string>> | undefined;
   /** Query parameters sent with every request; a call's own parameters and credentials win over them. */
   readonly defaultQuery?: Readonly<Record<string, string>> | undefined;
+  /**
+   * The proxy every call goes through, as a URL (`http://user:password@proxy.example.com:3128`; its
+   * credentials are masked everywhere), or `false` to ignore the environment's
+   * [`HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`, lower or upper case, when set; else none]. A `dispatcher`
+   * of your own is used as it is.
+   */
+  readonly proxy?: string | false | undefined;
 }
 
 /** Every per-call setting with its value decided: what the transport reads on each call. */
@@ -137,7 +144,7 @@ export function checkRequestOptions(options: RequestOptions): void {
 }
 
 /** The options only a client takes, apart from the per-call ones it also sets defaults for. */
-export const CLIENT_ONLY = ["apiKey", "baseUrl", "logger", "logLevel", "rateLimit", "retryBudget", "circuitBreaker", "defaultHeaders", "defaultQuery"] as const;
+export const CLIENT_ONLY = ["apiKey", "baseUrl", "logger", "logLevel", "rateLimit", "retryBudget", "circuitBreaker", "defaultHeaders", "defaultQuery", "proxy"] as const;
 
 const positiveInteger = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 1;
 const positiveNumber = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v) && v > 0;
@@ -148,7 +155,9 @@ export function checkClientOptions(options: ClientOptions): void {
   if (options === null || typeof options !== "object") {
     throw new InvalidArgumentError(`Client options must be an object, got ${shown(options)}`);
   }
-  const { apiKey: _key, baseUrl: _base, logger, logLevel, rateLimit, retryBudget, circuitBreaker, defaultHeaders, defaultQuery, ...request } = options;
+  // `proxy` is checked where it is read, with the environment's proxies (core/proxy.ts).
+  const { apiKey: _key, baseUrl: _base, logger, logLevel, rateLimit, retryBudget, circuitBreaker, defaultHeaders, defaultQuery, proxy: _proxy, ...request } =
+    options;
   checkRequestOptions(request);
   const headers = defaultHeaders === undefined ? undefined : checkHeaders(defaultHeaders);
   if (headers !== undefined) throw invalid("defaultHeaders", headers, defaultHeaders);

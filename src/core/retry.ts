@@ -124,6 +124,8 @@ export interface RetryLimits {
   readonly budget?: RetryBudget | undefined;
   /** The base URL's breaker: no retry is made while its circuit is open. */
   readonly breaker?: Pick<Breaker, "admitsRetry"> | undefined;
+  /** Told of each backoff once it is over (or cut short): the attempt it came before, when it began, how long it lasted, why. */
+  readonly onBackoff?: ((attempt: number, startTime: number, durationMs: number, error: FaultlineError) => void) | undefined;
 }
 
 /** Errors raised before anything was sent (no slot, an open circuit) carry this mark: they count no attempt. */
@@ -194,7 +196,7 @@ export async function runWithRetry<T>(
       // not with the hook's own error dressed up as a network failure.
       return false;
     }
-    await sleep(decision.delayMs, limits.signal);
+    await backoff(decision.delayMs, attempts + 1, error, limits);
     // A late timer or a stalled event loop can carry the wait past the deadline: start nothing then.
     return limits.deadlineAt === undefined || Date.now() < limits.deadlineAt;
   };
@@ -227,6 +229,18 @@ export async function runWithRetry<T>(
       throw withAttempts(withHint(lastSent, why), attempts - 1);
     }
     throw withAttempts(toFaultlineError(error), unsent ? attempts - 1 : attempts);
+  }
+}
+
+/** Sleeps a retry's backoff, and reports it to `onBackoff` when there is one, however the sleep ends. */
+async function backoff(ms: number, attempt: number, error: FaultlineError, limits: RetryLimits): Promise<void> {
+  const report = limits.onBackoff;
+  if (report === undefined) return sleep(ms, limits.signal);
+  const startTime = Date.now();
+  try {
+    await sleep(ms, limits.signal);
+  } finally {
+    report(attempt, startTime, Date.now() - startTime, error);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { Agent, request } from "undici";
+import { Agent, request, type Dispatcher } from "undici";
 import { APIPromise, type ApiResponse } from "./api-promise.js";
 import { ACCEPT_ENCODING, BodyProblem, readBody, type ResponseBody } from "./body.js";
 import { Breaker, type CircuitBreakerOptions, type CircuitState, type Outcome, type Permit } from "./breaker.js";
@@ -30,9 +30,11 @@ import {
   type RequestOptions,
 } from "./options.js";
 import { Log } from "./log.js";
+import type { ProxyRoutes } from "./proxy.js";
 import { Redactor } from "./redact.js";
 import { ATTEMPT_TIMEOUT, isRetryable, markNothingSent, runWithRetry } from "./retry.js";
 import { safeParse, type SafeParseResult, type Schema } from "./schema.js";
+import { traceCall, type AttemptTrace, type CallTrace } from "./tracing/trace.js";
 
 export type { ClientOptions, RequestOptions } from "./options.js";
 export type { Logger } from "./log.js";
@@ -93,9 +95,32 @@ export interface RateTiers {
  * URL's circuit breaker and retry budget.
  */
 export class TransportShared {
-  agent: Agent | undefined;
+  /**
+   * A pool per route (`direct`, or a set of proxies): a client derived with another `proxy` must not send
+   * through its parent's. Private, so that inspecting a client never shows a proxy's credentials, which
+   * a proxy's dispatcher holds.
+   */
+  readonly #pools = new Map<string, Dispatcher>();
   readonly breakers = new Map<string, Breaker>();
   readonly budgets = new Map<string, RetryBudget>();
+
+  /** The open pool of `route`, if there is one. */
+  pool(route: string): Dispatcher | undefined {
+    return this.#pools.get(route);
+  }
+
+  /** Keeps `pool` as the pool of `route`, and answers it. */
+  open(route: string, pool: Dispatcher): Dispatcher {
+    this.#pools.set(route, pool);
+    return pool;
+  }
+
+  /** Closes every pool; the next call opens a new one. */
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((pool) => pool.close()));
+  }
 }
 
 export interface TransportConfig {
@@ -120,6 +145,8 @@ export interface TransportConfig {
   readonly authHeaders?: Readonly<Record<string, string>> | undefined;
   /** Credentials sent as query parameters on every request (Roboflow's `api_key`). */
   readonly authQuery?: Readonly<Record<string, string>> | undefined;
+  /** The proxies calls go through (their credentials among `secrets`); none by default. */
+  readonly proxy?: ProxyRoutes | undefined;
   readonly defaults: RequestOptions;
   /** Where log lines go [nowhere]. */
   readonly log?: Log | undefined;
@@ -153,6 +180,8 @@ interface Call<T> {
   queuedMs: number;
   /** Whether the last attempt was the breaker's probe (its outcome is then already recorded). */
   probed: boolean;
+  /** The call's trace, when a tracer or a diagnostics subscriber listens; else nothing is traced. */
+  readonly trace: CallTrace | undefined;
 }
 
 /**
@@ -167,11 +196,14 @@ export class Transport {
   readonly #governor: Governor | undefined;
   readonly #log: Log;
   readonly #origins = new Map<string, string>();
+  /** Which of the shared pools this client's calls go through: `direct`, or its proxies'. */
+  readonly #route: string;
 
   constructor(config: TransportConfig) {
     this.#config = config;
     this.redactor = new Redactor(config.secrets);
     this.shared = config.shared ?? new TransportShared();
+    this.#route = config.proxy?.route ?? "direct";
     this.#log = config.log ?? new Log(undefined, "off");
     checkRequestOptions(config.defaults);
     this.#settings = resolveSettings(DEFAULT_SETTINGS, config.defaults);
@@ -188,10 +220,8 @@ export class Transport {
   }
 
   /** Closes the client's own connection pool (a user's dispatcher is left alone); later calls open a new one. */
-  async close(): Promise<void> {
-    const agent = this.shared.agent;
-    this.shared.agent = undefined;
-    await agent?.close();
+  close(): Promise<void> {
+    return this.shared.close();
   }
 
   /** The circuit state of `url`'s origin (the client's base URL when none is given). */
@@ -206,8 +236,18 @@ export class Transport {
     return this.#budget(this.#origin(url ?? this.#config.baseUrl)).state();
   }
 
-  async #send<T>(spec: RequestSpec<T>, options: RequestOptions | undefined): Promise<ApiResponse<T>> {
-    const call = this.#prepare(spec, options);
+  #send<T>(spec: RequestSpec<T>, options: RequestOptions | undefined): Promise<ApiResponse<T>> {
+    let call: Call<T>;
+    try {
+      call = this.#prepare(spec, options);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return call.trace === undefined ? this.#called(call) : call.trace.run(() => this.#called(call));
+  }
+
+  /** A call from its first attempt to its answer, its outcome told to the breaker. */
+  async #called<T>(call: Call<T>): Promise<ApiResponse<T>> {
     let response: ApiResponse<T>;
     try {
       response = await this.#retried(call);
@@ -240,6 +280,7 @@ export class Transport {
         onRetry: settings.onRetry,
         budget: this.#config.retryBudget === false ? undefined : this.#budget(call.origin),
         breaker: call.breaker,
+        onBackoff: call.trace?.backedOff,
       },
     );
   }
@@ -254,6 +295,7 @@ export class Transport {
     const url = this.#url(spec);
     const headers = this.#headers(spec, settings);
     const origin = this.#origin(spec.baseUrl ?? this.#config.baseUrl);
+    const shownUrl = this.redactor.url(url);
     return {
       origin,
       tier: this.#governor === undefined ? undefined : this.#config.rateTiers?.tierOf(spec),
@@ -263,12 +305,13 @@ export class Transport {
       spec,
       settings,
       url,
-      shownUrl: this.redactor.url(url),
+      shownUrl,
       headers,
       json: spec.json === undefined ? undefined : this.#serialise(spec),
       deadlineAt: settings.deadline === undefined ? undefined : Date.now() + settings.deadline,
       // A key passed as a plain header makes a POST just as safe to repeat as one passed as the option.
       repeatable: IDEMPOTENT_METHODS.has(spec.method) || headers["idempotency-key"] !== undefined,
+      trace: traceCall(this.#config.dialect.name, spec, shownUrl, origin),
     };
   }
 
@@ -287,6 +330,7 @@ export class Transport {
         const slot = this.#governor.acquire(tier, call.origin, this.#waitLimits(call, attempt));
         ticket = slot instanceof Promise ? await slot : slot;
         call.queuedMs += ticket.queuedMs;
+        if (ticket.queuedMs > 0) call.trace?.waited("rate-limit", Date.now() - ticket.queuedMs, ticket.queuedMs, { sequence: attempt, tier });
       }
       if (breaker !== undefined) permit = breaker.allow(spec.method, call.shownUrl, attempt - 1);
     } catch (error) {
@@ -296,8 +340,9 @@ export class Transport {
       throw markNothingSent(error as FaultlineError);
     }
     call.probed = permit === "probe";
+    const trace = call.trace?.attempt(attempt);
     try {
-      const response = await this.#sendOnce(call, attempt);
+      const response = await (trace === undefined ? this.#sendOnce(call, attempt, undefined) : trace.run(() => this.#sendOnce(call, attempt, trace)));
       if (call.probed) breaker?.record("success", permit);
       if (ticket !== undefined) this.#governor?.observe(ticket, { status: response.status, ...response.rateLimit });
       return response;
@@ -313,7 +358,7 @@ export class Transport {
   }
 
   /** Sends one request with undici, bounded by the attempt's timeout, and reads its answer into data or a typed error. */
-  async #sendOnce<T>(call: Call<T>, attempt: number): Promise<ApiResponse<T>> {
+  async #sendOnce<T>(call: Call<T>, attempt: number, trace: AttemptTrace | undefined): Promise<ApiResponse<T>> {
     const { spec, settings } = call;
     const started = Date.now();
     const context: AttemptContext = {
@@ -338,7 +383,7 @@ export class Transport {
       const { body, headers } = this.#body(call);
       const response = await request(call.url, {
         method: spec.method,
-        headers,
+        headers: trace === undefined ? headers : trace.headers(headers),
         body,
         // Looked up for each attempt: a close() during a retry's wait gives the retry a fresh pool.
         dispatcher: settings.dispatcher ?? this.#pool(),
@@ -360,7 +405,7 @@ export class Transport {
       this.#logAttempt(call, attempt, started, answered);
       return success;
     } catch (error) {
-      const failure = error instanceof FaultlineError ? error : this.#noResponse(context, error, controller.signal, byDeadline);
+      const failure = error instanceof FaultlineError ? error : this.#noResponse(call, context, error, controller.signal, byDeadline);
       this.#logAttempt(call, attempt, started, status, failure.code, failure === error ? undefined : errorCode(error));
       throw failure;
     } finally {
@@ -469,13 +514,16 @@ export class Transport {
     }
   }
 
-  /** No usable response: the caller aborted, a clock ran out, or the network failed. */
-  #noResponse(context: AttemptContext, error: unknown, signal: AbortSignal, byDeadline: boolean): FaultlineError {
+  /** No usable response: the caller aborted, a clock ran out, the proxy failed, or the network did. */
+  #noResponse(call: Call<unknown>, context: AttemptContext, error: unknown, signal: AbortSignal, byDeadline: boolean): FaultlineError {
     if (signal.aborted && signal.reason === CALLER_ABORTED) {
       return new AbortedError("The call was aborted", { method: context.method, url: context.url, attempts: context.attempt, cause: error });
     }
     if (signal.aborted && signal.reason === TIMED_OUT) return timeoutFailure(context, byDeadline, error);
     if (isUndiciTimeout(error)) return timeoutFailure(context, false, error);
+    // Only the client's own pool goes through its proxies: a caller's dispatcher fails in its own words.
+    const atProxy = call.settings.dispatcher === undefined ? this.#config.proxy?.failure(context, error) : undefined;
+    if (atProxy !== undefined) return atProxy;
     return connectionFailure(context, error, this.redactor.text(error instanceof Error ? error.message : String(error)));
   }
 
@@ -535,9 +583,13 @@ export class Transport {
     }
   }
 
-  #pool(): Agent {
-    this.shared.agent ??= new Agent({ connections: POOL_CONNECTIONS, keepAliveTimeout: 10_000 });
-    return this.shared.agent;
+  #pool(): Dispatcher {
+    return this.shared.pool(this.#route) ?? this.shared.open(this.#route, this.#newPool());
+  }
+
+  #newPool(): Dispatcher {
+    const pool = { connections: POOL_CONNECTIONS, keepAliveTimeout: 10_000 };
+    return this.#config.proxy === undefined ? new Agent(pool) : this.#config.proxy.dispatcher(pool);
   }
 
   /** What a wait for a rate-limit slot may spend: the call's deadline, its `maxRetryAfter`, its signal. */

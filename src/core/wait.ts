@@ -1,5 +1,6 @@
 import { InvalidArgumentError, TimeoutError, type FaultlineError } from "./errors.js";
-import { ATTEMPT_TIMEOUT } from "./retry.js";
+import { ATTEMPT_TIMEOUT, sleep } from "./retry.js";
+import type { PollRecorder } from "./tracing/trace.js";
 
 /**
  * The time a wait (a loop of polls) may spend: its own `waitTimeout`, and the call's `deadline` when
@@ -106,6 +107,20 @@ export class WaitWindow {
   describe(now = Date.now()): string {
     const polls = `${this.#polls} ${this.#polls === 1 ? "poll" : "polls"}`;
     return `${this.elapsed(now)} ms (${polls}; ${this.boundBy} ${this.limitMs} ms)`;
+  }
+}
+
+/**
+ * Sleeps between two polls (`polls` made so far), cut short by `signal`, and records the pause on the
+ * wait's trace however it ends.
+ */
+export async function pauseBetweenPolls(ms: number, signal: AbortSignal | undefined, trace: PollRecorder | undefined, polls: number): Promise<void> {
+  if (trace === undefined) return sleep(ms, signal);
+  const startTime = Date.now();
+  try {
+    await sleep(ms, signal);
+  } finally {
+    trace.waited(startTime, Date.now() - startTime, polls);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { APIPromise } from "../core/api-promise.js";
-import { ApiClient, baseUrlFrom, checkApiKey, checkBaseUrl, checkClientOptions, setting } from "../core/client.js";
+import { ApiClient, baseUrlFrom, checkApiKey, checkBaseUrl, checkClientOptions, setting, type NamedSpec } from "../core/client.js";
 import { CredentialsError, InvalidArgumentError, type FaultlineError } from "../core/errors.js";
 import type { Schema } from "../core/schema.js";
 import type { ClientOptions, Query, RequestOptions, RequestSpec } from "../core/transport.js";
@@ -142,7 +142,7 @@ export class Roboflow extends ApiClient {
   }
 
   /** @internal Sends a call, marking its errors as the main API's (deployments and inference mark theirs). */
-  override call<T>(build: () => RequestSpec<T> | Promise<RequestSpec<T>>, options?: RequestOptions): APIPromise<T> {
+  override call<T>(build: () => NamedSpec<T> | Promise<NamedSpec<T>>, options?: RequestOptions): APIPromise<T> {
     return super.call(() => {
       const spec = build();
       return spec instanceof Promise ? spec.then((ready) => ({ service: "api", ...ready })) : { service: "api", ...spec };
@@ -154,11 +154,11 @@ export class Roboflow extends ApiClient {
    * rides in the JSON body (Workflows) and not in the URL; otherwise in the query, like the main API.
    */
   inferenceCall<T>(
-    build: () => RequestSpec<T> | Promise<RequestSpec<T>>,
+    build: () => NamedSpec<T> | Promise<NamedSpec<T>>,
     options: RequestOptions | undefined,
     keyIn: "query" | "body" = "query",
   ): APIPromise<T> {
-    const onHost = (spec: RequestSpec<T>): RequestSpec<T> => {
+    const onHost = (spec: NamedSpec<T>): NamedSpec<T> => {
       const common = { ...spec, baseUrl: this.inferenceUrl, service: "inference", dialect: inferenceDialect };
       if (keyIn === "query") return common;
       return { ...common, anonymous: true, json: { ...(spec.json as object), api_key: this.#apiKey } };
@@ -213,6 +213,7 @@ export class Roboflow extends ApiClient {
    * main API; POSTs carry it in the JSON body, as that service requires, and not in the URL.
    */
   deploymentCall<T>(
+    operation: string,
     method: "GET" | "POST",
     endpoint: string,
     params: object,
@@ -220,7 +221,7 @@ export class Roboflow extends ApiClient {
     options?: RequestOptions,
   ): APIPromise<T> {
     return this.call(() => {
-      const common = { method, path: endpoint, schema, baseUrl: this.deploymentsUrl, service: "deployments" } as const;
+      const common = { operation, method, path: endpoint, schema, baseUrl: this.deploymentsUrl, service: "deployments" } as const;
       if (method === "GET") return { ...common, query: params as Query };
       return { ...common, anonymous: true, json: { ...params, api_key: this.#apiKey } };
     }, options);

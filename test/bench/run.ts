@@ -17,6 +17,7 @@ import { Redactor } from "../../src/core/redact.js";
 import { FetchClient, FetchInternalServerError, FetchRateLimitError } from "./fetch-client.js";
 import { MemoryDispatcher, type MemoryAnswer } from "./memory-dispatcher.js";
 import { RATE_LIMITED_BODY, startBenchServer, WORKFLOW, type BenchServer } from "./server.js";
+import { measureTracing } from "./tracing.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const API_KEY = "sk-bench-0123456789abcdef";
@@ -69,6 +70,10 @@ async function main(): Promise<void> {
   console.log(`heap figures ${gc === undefined ? "WITHOUT forced GC (global.gc unavailable)" : "after forced GC (--expose-gc)"}\n`);
 
   const af = new Anyformat({ apiKey: API_KEY, baseUrl: server.url, maxRetries: 0, timeout: 10_000 });
+  // The error path without the governor and the breaker: after each 429 the governor would (rightly) hold
+  // the tier for its Retry-After, and ten 502s open the circuit; the figure would be the wait, or a
+  // CircuitOpenError, not the conversion.
+  const afErrors = new Anyformat({ apiKey: API_KEY, baseUrl: server.url, maxRetries: 0, timeout: 10_000, rateLimit: false, circuitBreaker: false });
   const agent = new Agent({ connections: POOL_SIZE, keepAliveTimeout: 10_000 });
   const fetchClient = new FetchClient(server.url, API_KEY, 10_000);
   const id = WORKFLOW.id;
@@ -109,12 +114,12 @@ async function main(): Promise<void> {
   console.log("\nerror path over loopback (concurrency 50, maxRetries 0: one request per typed error)");
   const errorOps: Record<string, Record<string, Op>> = {
     "429 JSON": {
-      faultline: () => expectError(af.workflows.get("rate-limited"), RateLimitedError),
+      faultline: () => expectError(afErrors.workflows.get("rate-limited"), RateLimitedError),
       "undici request()": () => expectError(raw.get("rate-limited"), RawHttpError),
       "fetch client": () => expectError(fetchClient.getWorkflow("rate-limited"), FetchRateLimitError),
     },
     "502 HTML": {
-      faultline: () => expectError(af.workflows.get("bad-gateway"), ServerError),
+      faultline: () => expectError(afErrors.workflows.get("bad-gateway"), ServerError),
       "undici request()": () => expectError(raw.get("bad-gateway"), RawHttpError),
       "fetch client": () => expectError(fetchClient.getWorkflow("bad-gateway"), FetchInternalServerError),
     },
@@ -173,6 +178,27 @@ async function main(): Promise<void> {
       `${(conversion.usPerError - conversion.bareUs).toFixed(2)} us/error`,
   );
 
+  // 3b. What tracing costs a call, in each of its states, against tracing off measured in the same run.
+  console.log("\ntracing: af.workflows.get() over the in-memory dispatcher, sequential, each state switched on for real between rounds");
+  const tracing = await measureTracing(API_KEY);
+  const baseline = tracing.rows[0]!;
+  console.log(`  ${pad("state", 96)}${"us/call".padStart(9)}${"±".padStart(6)}${"vs off".padStart(8)}${"cost".padStart(10)}`);
+  console.log(`  (vs off and cost: medians over ${tracing.rounds} rounds of this state against the baseline measured in the same round)`);
+  for (const row of tracing.rows) {
+    console.log(
+      `  ${pad(row.name, 96)}${row.us.toFixed(2).padStart(9)}${`${row.spread.toFixed(0)}%`.padStart(6)}` +
+        `${row.ratio.toFixed(3).padStart(8)}${`${row.costUs >= 0 ? "+" : ""}${row.costUs.toFixed(2)} us`.padStart(10)}`,
+    );
+  }
+  console.log(`  (${fmt(tracing.exported)} spans exported by the recording provider: 2 per call, the call and its attempt)`);
+  const worstOff = Math.max(tracing.checkAbsentNs, tracing.checkIdleNs);
+  console.log(
+    `  the check each call makes when nothing listens: ${tracing.checkAbsentNs.toFixed(1)} ns with the API absent, ` +
+      `${tracing.checkIdleNs.toFixed(1)} ns with it installed and no provider (${((worstOff / 1000 / baseline.us) * 100).toFixed(3)}% of a call); ` +
+      `${tracing.checkBytes.toFixed(2)} heap bytes per check over a million (${tracing.checkGcs} GCs ran meanwhile) ` +
+      target("tracing off: the per-call check under 0.1 us", `${worstOff.toFixed(1)} ns`, worstOff < 100),
+  );
+
   // 4. Heap growth and sockets over 50,000 requests, once warm.
   await agent.close();
   await waitForQuietSockets(server, 2_000);
@@ -210,6 +236,7 @@ async function main(): Promise<void> {
   );
 
   await af.close();
+  await afErrors.close();
   await server.close();
 
   // 5. Cold import of the package.
@@ -395,8 +422,9 @@ async function measureInMemory(): Promise<{
         "content-type": "application/json",
         "content-length": String(workflow.byteLength),
         "x-request-id": "a1b2c3d4e5f67890abcdef1234567890",
-        "x-ratelimit-limit": "600",
-        "x-ratelimit-remaining": "599",
+        // Room to spare, as the loopback server advertises (see server.ts).
+        "x-ratelimit-limit": "1000000000",
+        "x-ratelimit-remaining": "999999999",
         "x-ratelimit-reset": "60",
       },
       body: workflow,
@@ -415,6 +443,8 @@ async function measureInMemory(): Promise<{
   const dispatcher = new MemoryDispatcher((path) => (path.includes("rate-limited") ? answers["limited"]! : answers["ok"]!));
   const base = "http://api.invalid";
   const client = new Anyformat({ apiKey: API_KEY, baseUrl: base, maxRetries: 0, timeout: 10_000, dispatcher });
+  // As on loopback, the 429s without the governor's (rightful) hold on the tier after each.
+  const unpaced = new Anyformat({ apiKey: API_KEY, baseUrl: base, maxRetries: 0, timeout: 10_000, dispatcher, rateLimit: false, circuitBreaker: false });
   const raw = rawUndici(base, dispatcher);
   const ops: Record<string, Op> = {
     undiciOk: () => raw.get(WORKFLOW.id),
@@ -430,7 +460,7 @@ async function measureInMemory(): Promise<{
     },
     faultlineOk: () => client.workflows.get(WORKFLOW.id),
     undiciError: () => expectError(raw.get("rate-limited"), RawHttpError),
-    faultlineError: () => expectError(client.workflows.get("rate-limited"), RateLimitedError),
+    faultlineError: () => expectError(unpaced.workflows.get("rate-limited"), RateLimitedError),
   };
   const n = 20_000;
   for (const op of Object.values(ops)) await count(op, 1, 5_000); // warmup
@@ -443,6 +473,7 @@ async function measureInMemory(): Promise<{
     }
   }
   await client.close();
+  await unpaced.close();
   return {
     undiciOk: median(samples["undiciOk"]!),
     undiciBounded: median(samples["undiciBounded"]!),

@@ -30,6 +30,7 @@ export class FilesResource {
       const prepared = await Promise.all(list.map((f) => prepareFile(f, ANYFORMAT_MAX_FILE_BYTES)));
       const parts = prepared.map((file) => ({ name: "files", file }));
       return {
+        operation: "files.create",
         method: "POST",
         path,
         body: () => multipartBody(parts),
@@ -45,6 +46,7 @@ export class FilesResource {
       (page) =>
         this.client.call(
           () => ({
+            operation: "files.list",
             method: "GET",
             path: this.client.path("v2", "workflows", this.client.id(workflowId, "workflow"), "files"),
             query: { ...query, page },
@@ -60,6 +62,7 @@ export class FilesResource {
   run(workflowId: string, fileId: string, options?: RequestOptions): APIPromise<RunStarted> {
     return this.client.call(
       () => ({
+        operation: "files.run",
         method: "POST",
         path: this.client.path("v2", "workflows", this.client.id(workflowId, "workflow"), "files", this.client.id(fileId, "file"), "run"),
         schema: RunStarted,
@@ -71,7 +74,7 @@ export class FilesResource {
   /** `DELETE /v2/files/{collection_id}/`. */
   delete(collectionId: string, options?: RequestOptions): APIPromise<void> {
     return this.client.call(
-      () => ({ method: "DELETE", path: this.client.path("v2", "files", this.client.id(collectionId, "collection")), schema: Deleted }),
+      () => ({ operation: "files.delete", method: "DELETE", path: this.client.path("v2", "files", this.client.id(collectionId, "collection")), schema: Deleted }),
       options,
     );
   }

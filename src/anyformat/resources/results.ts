@@ -8,9 +8,9 @@ import {
   withAttempts,
   type ApiError,
 } from "../../core/errors.js";
-import { sleep } from "../../core/retry.js";
+import type { PollRecorder } from "../../core/tracing/trace.js";
 import type { RequestOptions } from "../../core/transport.js";
-import { WaitWindow, renamedOption, waitOption } from "../../core/wait.js";
+import { WaitWindow, pauseBetweenPolls, renamedOption, waitOption } from "../../core/wait.js";
 import type { Anyformat } from "../client.js";
 import { Results, type RunStatus } from "../schemas.js";
 
@@ -97,6 +97,7 @@ export class ResultsResource {
   get(workflowId: string, collectionId: string, options?: RequestOptions): APIPromise<Results> {
     return this.client.call(
       () => ({
+        operation: "results.get",
         method: "GET",
         path: this.client.path(
           "v2",
@@ -127,10 +128,10 @@ export class ResultsResource {
    * ```
    */
   waitFor(workflowId: string, collectionId: string, options: WaitForOptions = {}): APIPromise<Results> {
-    return new APIPromise(this.#poll(workflowId, collectionId, options));
+    return new APIPromise(this.client.traced("results.waitFor", (trace) => this.#poll(workflowId, collectionId, options, trace)));
   }
 
-  async #poll(workflowId: string, collectionId: string, options: WaitForOptions): Promise<ApiResponse<Results>> {
+  async #poll(workflowId: string, collectionId: string, options: WaitForOptions, trace: PollRecorder | undefined): Promise<ApiResponse<Results>> {
     const settings = waitSettings(options);
     // Polls are GETs: an `idempotencyKey` (meant for extract's run) would let a server that replays by key
     // answer every poll with the first poll's 412, so the wait could never end.
@@ -140,7 +141,7 @@ export class ResultsResource {
     const window = new WaitWindow(settings.waitTimeout, positive(deadline));
     const aborted = (): AbortedError => withAttempts(new AbortedError("Waiting for results was aborted"), window.requests);
     if (settings.initialDelay > 0) {
-      await sleep(window.firstSleep(settings.initialDelay), signal).catch(() => {
+      await pauseBetweenPolls(window.firstSleep(settings.initialDelay), signal, trace, 0).catch(() => {
         throw aborted();
       });
     }
@@ -165,7 +166,7 @@ export class ResultsResource {
       options.onPoll?.({ status: statusIn(error), attempt: window.polls, error });
       const pause = window.nextSleep(interval, error.retryAfterMs);
       if (pause === undefined) throw notReady(collectionId, window, error);
-      await sleep(pause, signal).catch(() => {
+      await pauseBetweenPolls(pause, signal, trace, window.polls).catch(() => {
         throw aborted();
       });
       interval = Math.min(Math.round(interval * 1.5), settings.maxPollInterval);

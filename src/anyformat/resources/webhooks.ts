@@ -28,20 +28,20 @@ export class WebhooksResource {
   /** `POST /v2/webhooks/`. */
   create(params: WebhookCreateParams, options?: RequestOptions): APIPromise<WebhookCreated> {
     return this.client.call(
-      () => ({ method: "POST", path: this.client.path("v2", "webhooks"), json: params, schema: WebhookCreated }),
+      () => ({ operation: "webhooks.create", method: "POST", path: this.client.path("v2", "webhooks"), json: params, schema: WebhookCreated }),
       options,
     );
   }
 
   /** `GET /v2/webhooks/`: every webhook (a plain list, not paged), without secrets. */
   list(options?: RequestOptions): APIPromise<Webhook[]> {
-    return this.client.call(() => ({ method: "GET", path: this.client.path("v2", "webhooks"), schema: WebhookList }), options);
+    return this.client.call(() => ({ operation: "webhooks.list", method: "GET", path: this.client.path("v2", "webhooks"), schema: WebhookList }), options);
   }
 
   /** `DELETE /v2/webhooks/{id}/`. */
   delete(webhookId: string, options?: RequestOptions): APIPromise<void> {
     return this.client.call(
-      () => ({ method: "DELETE", path: this.client.path("v2", "webhooks", this.client.id(webhookId, "webhook")), schema: Deleted }),
+      () => ({ operation: "webhooks.delete", method: "DELETE", path: this.client.path("v2", "webhooks", this.client.id(webhookId, "webhook")), schema: Deleted }),
       options,
     );
   }

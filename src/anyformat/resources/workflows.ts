@@ -52,7 +52,7 @@ export class WorkflowsResource {
     return paginate(
       (page) =>
         this.client.call(
-          () => ({ method: "GET", path: this.client.path("v2", "workflows"), query: { ...query, page }, schema: WorkflowPage }),
+          () => ({ operation: "workflows.list", method: "GET", path: this.client.path("v2", "workflows"), query: { ...query, page }, schema: WorkflowPage }),
           options,
         ),
       query.page,
@@ -61,33 +61,33 @@ export class WorkflowsResource {
 
   /** `POST /v2/workflows/`. A `ValidationError` lists what the API rejected in `issues`. */
   create(params: WorkflowCreateParams, options?: RequestOptions): APIPromise<Workflow> {
-    return this.client.call(() => ({ method: "POST", path: this.client.path("v2", "workflows"), json: params, schema: Workflow }), options);
+    return this.client.call(() => ({ operation: "workflows.create", method: "POST", path: this.client.path("v2", "workflows"), json: params, schema: Workflow }), options);
   }
 
   /** `GET /v2/workflows/{id}/`. */
   get(workflowId: string, options?: RequestOptions): APIPromise<Workflow> {
-    return this.client.call(() => ({ method: "GET", path: this.#path(workflowId), schema: Workflow }), options);
+    return this.client.call(() => ({ operation: "workflows.get", method: "GET", path: this.#path(workflowId), schema: Workflow }), options);
   }
 
   /** `DELETE /v2/workflows/{id}/`: deletes its collections and results too; cannot be undone. */
   delete(workflowId: string, options?: RequestOptions): APIPromise<void> {
-    return this.client.call(() => ({ method: "DELETE", path: this.#path(workflowId), schema: Deleted }), options);
+    return this.client.call(() => ({ operation: "workflows.delete", method: "DELETE", path: this.#path(workflowId), schema: Deleted }), options);
   }
 
   /** `POST /v2/workflows/{id}/run/`: runs a document; `id` in the answer is the collection to ask results of. */
   run(workflowId: string, document: DocumentInput, options?: RequestOptions): APIPromise<RunStarted> {
-    return this.client.call(() => documentSpec(document, { method: "POST", path: this.#path(workflowId, "run"), schema: RunStarted }), options);
+    return this.client.call(() => documentSpec(document, { operation: "workflows.run", method: "POST", path: this.#path(workflowId, "run"), schema: RunStarted }), options);
   }
 
   /** `POST /v2/workflows/{id}/upload/`: stores a document without running it. */
   upload(workflowId: string, document: DocumentInput, options?: RequestOptions): APIPromise<Uploaded> {
-    return this.client.call(() => documentSpec(document, { method: "POST", path: this.#path(workflowId, "upload"), schema: Uploaded }), options);
+    return this.client.call(() => documentSpec(document, { operation: "workflows.upload", method: "POST", path: this.#path(workflowId, "upload"), schema: Uploaded }), options);
   }
 
   /** `GET /v2/workflows/{id}/runs/`: a page of runs, iterable across every page. */
   runs(workflowId: string, query: PageQuery = {}, options?: RequestOptions): PagePromise<CollectionSummary> {
     return paginate(
-      (page) => this.client.call(() => ({ method: "GET", path: this.#path(workflowId, "runs"), query: { ...query, page }, schema: RunPage }), options),
+      (page) => this.client.call(() => ({ operation: "workflows.runs", method: "GET", path: this.#path(workflowId, "runs"), query: { ...query, page }, schema: RunPage }), options),
       query.page,
     );
   }
@@ -113,18 +113,19 @@ export class WorkflowsResource {
       if (error instanceof FaultlineError) return rejected(error);
       throw error;
     }
-    const run = this.run(workflowId, document, request);
     // The deadline covers the whole extraction: the wait gets what the run left of it. The client's own
     // `deadline` counts too; without it here, the wait would start a fresh one of its own after the run.
     const deadline = this.client.effectiveOptions(request).deadline;
     const remaining = (): number | undefined =>
       deadline === undefined ? undefined : Math.max(1, deadline - (Date.now() - started));
     return new APIPromise(
-      run.then((submitted) => this.client.results.waitFor(workflowId, submitted.id, {
-          initialDelay: options.pollInterval ?? 1_000,
-          ...options,
-          deadline: remaining(),
-        }).withResponse()),
+      this.client.traced("workflows.extract", () =>
+        this.run(workflowId, document, request).then((submitted) =>
+          this.client.results
+            .waitFor(workflowId, submitted.id, { initialDelay: options.pollInterval ?? 1_000, ...options, deadline: remaining() })
+            .withResponse(),
+        ),
+      ),
     );
   }
 

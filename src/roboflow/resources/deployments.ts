@@ -61,37 +61,37 @@ export class DeploymentsResource {
 
   /** `GET /list`. */
   list(options?: RequestOptions): APIPromise<Deployment[]> {
-    return this.client.deploymentCall("GET", "/list", {}, DeploymentList, options);
+    return this.client.deploymentCall("deployments.list", "GET", "/list", {}, DeploymentList, options);
   }
 
   /** `GET /get?deployment_name=`. */
   get(name: string, options?: RequestOptions): APIPromise<Deployment> {
-    return this.client.deploymentCall("GET", "/get", { deployment_name: name }, Deployment, options);
+    return this.client.deploymentCall("deployments.get", "GET", "/get", { deployment_name: name }, Deployment, options);
   }
 
   /** `POST /add`. */
   create(params: DeploymentCreateParams, options?: RequestOptions): APIPromise<Deployment> {
-    return this.client.deploymentCall("POST", "/add", params, Deployment, options);
+    return this.client.deploymentCall("deployments.create", "POST", "/add", params, Deployment, options);
   }
 
   /** `POST /pause`. */
   pause(name: string, options?: RequestOptions): APIPromise<Acknowledgement> {
-    return this.client.deploymentCall("POST", "/pause", { deployment_name: name }, Acknowledgement, options);
+    return this.client.deploymentCall("deployments.pause", "POST", "/pause", { deployment_name: name }, Acknowledgement, options);
   }
 
   /** `POST /resume`. */
   resume(name: string, options?: RequestOptions): APIPromise<Acknowledgement> {
-    return this.client.deploymentCall("POST", "/resume", { deployment_name: name }, Acknowledgement, options);
+    return this.client.deploymentCall("deployments.resume", "POST", "/resume", { deployment_name: name }, Acknowledgement, options);
   }
 
   /** `POST /delete`. */
   delete(name: string, options?: RequestOptions): APIPromise<Acknowledgement> {
-    return this.client.deploymentCall("POST", "/delete", { deployment_name: name }, Acknowledgement, options);
+    return this.client.deploymentCall("deployments.delete", "POST", "/delete", { deployment_name: name }, Acknowledgement, options);
   }
 
   /** `GET /machine_types`. */
   machineTypes(options?: RequestOptions): APIPromise<MachineType[]> {
-    return this.client.deploymentCall("GET", "/machine_types", {}, MachineTypes, options);
+    return this.client.deploymentCall("deployments.machineTypes", "GET", "/machine_types", {}, MachineTypes, options);
   }
 
   /** `GET /get_log`: the deployment's log lines, oldest first as the service sends them. */
@@ -102,7 +102,7 @@ export class DeploymentsResource {
       from_timestamp: timestamp(params.from),
       to_timestamp: timestamp(params.to),
     };
-    return this.client.deploymentCall("GET", "/get_log", query, DeploymentLog, options);
+    return this.client.deploymentCall("deployments.log", "GET", "/get_log", query, DeploymentLog, options);
   }
 }
 

@@ -8,9 +8,11 @@ import {
   NotFoundError,
   withAttempts,
 } from "../../core/errors.js";
-import { sleep } from "../../core/retry.js";
-import type { RequestOptions, RequestSpec } from "../../core/transport.js";
+import type { NamedSpec } from "../../core/client.js";
+import type { PollRecorder } from "../../core/tracing/trace.js";
+import type { RequestOptions } from "../../core/transport.js";
 import { multipartBody, type FileInput, type FormPart } from "../../core/upload.js";
+import { pauseBetweenPolls } from "../../core/wait.js";
 import type { Roboflow } from "../client.js";
 import { prepareImage } from "../image-input.js";
 import { pathOf } from "../paths.js";
@@ -147,7 +149,8 @@ export class ImagesResource {
     const waitTimeout = params?.waitTimeout ?? DEFAULT_WAIT_TIMEOUT;
     // 0 sends once; a value that is not a number of ms is refused by the spec, before any request.
     if (!(waitTimeout > 0)) return once(options);
-    return new APIPromise(this.#untilVisible(once, waitTimeout, this.client.effectiveOptions(options)));
+    const effective = this.client.effectiveOptions(options);
+    return new APIPromise(this.client.traced("images.annotate", (trace) => this.#untilVisible(once, waitTimeout, effective, trace)));
   }
 
   /** `GET /{ws}/{proj}/images/{id}`: the image, its annotation, tags and URLs. */
@@ -183,7 +186,7 @@ export class ImagesResource {
     }, options);
   }
 
-  async #uploadSpec(project: string, params: ImageUploadParams): Promise<RequestSpec<UploadedImage>> {
+  async #uploadSpec(project: string, params: ImageUploadParams): Promise<NamedSpec<UploadedImage>> {
     const slug = this.client.datasetSlug(project);
     const split = checkedSplit(params.split);
     const tags = checkedStrings("tags", params.tags);
@@ -213,7 +216,7 @@ export class ImagesResource {
     return { ...common, query: { batch: params.batch, tag: tags }, body: () => multipartBody(parts), replayable: file.replayable };
   }
 
-  #annotateSpec(project: string, imageId: string, params: AnnotateParams): RequestSpec<Acknowledgement> {
+  #annotateSpec(project: string, imageId: string, params: AnnotateParams): NamedSpec<Acknowledgement> {
     const slug = this.client.datasetSlug(project);
     if (params === null || typeof params !== "object") throw new InvalidArgumentError("Pass { annotation, name }");
     const { annotation, name, labelmap, overwrite, waitTimeout } = params;
@@ -243,13 +246,16 @@ export class ImagesResource {
     once: (options: RequestOptions) => APIPromise<Acknowledgement>,
     waitTimeout: number,
     options: RequestOptions,
+    trace: PollRecorder | undefined,
   ): Promise<ApiResponse<Acknowledgement>> {
     const started = Date.now();
     const deadline = options.deadline !== undefined && options.deadline > 0 ? options.deadline : undefined;
     const until = Math.min(started + waitTimeout, deadline === undefined ? Infinity : started + deadline);
     let attempts = 0;
+    let polls = 0;
     let interval = FIRST_POLL_MS;
     for (;;) {
+      polls += 1;
       const left = deadline === undefined ? undefined : Math.max(1, started + deadline - Date.now());
       try {
         const response = await once(left === undefined ? options : { ...options, deadline: left }).withResponse();
@@ -263,7 +269,7 @@ export class ImagesResource {
           throw withAttempts(withHint(error, hint), attempts);
         }
       }
-      await sleep(interval, options.signal).catch(() => {
+      await pauseBetweenPolls(interval, options.signal, trace, polls).catch(() => {
         throw withAttempts(new AbortedError("Waiting for the image to appear was aborted"), attempts);
       });
       interval = Math.min(interval * 2, MAX_POLL_MS);

@@ -1,7 +1,8 @@
 import * as z from "zod/mini";
 import type { APIPromise } from "../../core/api-promise.js";
 import { InvalidArgumentError } from "../../core/errors.js";
-import type { RequestOptions, RequestSpec } from "../../core/transport.js";
+import type { NamedSpec } from "../../core/client.js";
+import type { RequestOptions } from "../../core/transport.js";
 import { multipartBody } from "../../core/upload.js";
 import type { Roboflow } from "../client.js";
 import { prepareImage, threshold, type ImageInput } from "../image-input.js";
@@ -59,7 +60,7 @@ export class ModelsResource {
     return this.client.inferenceCall(() => this.#spec(model, image, predictOptions), options);
   }
 
-  async #spec(model: string, input: ImageInput, opts: PredictOptions): Promise<RequestSpec<PredictResult>> {
+  async #spec(model: string, input: ImageInput, opts: PredictOptions): Promise<NamedSpec<PredictResult>> {
     const [project, version] = modelRef(model);
     const percent = PERCENT_HOSTS.has(hostOf(this.client.inferenceUrl));
     const classes = checkedClasses(opts.classes);

@@ -42,14 +42,14 @@ export class ProjectsResource {
 
   /** `GET /{ws}`: the workspace's projects; `ws` defaults to the client's. */
   list(ws?: string, options?: RequestOptions): APIPromise<ProjectSummary[]> {
-    return this.client.call(() => ({ method: "GET", path: pathOf(this.client.workspaceFor(ws)), schema: ProjectsOf }), options);
+    return this.client.call(() => ({ operation: "projects.list", method: "GET", path: pathOf(this.client.workspaceFor(ws)), schema: ProjectsOf }), options);
   }
 
   /** `GET /{ws}/{proj}`: the project and its versions. */
   get(project: string, options?: RequestOptions): APIPromise<ProjectDetail> {
     return this.client.call(() => {
       const ref = this.client.projectRef(project);
-      return { method: "GET", path: pathOf(ref.workspace, ref.project), schema: ProjectDetail };
+      return { operation: "projects.get", method: "GET", path: pathOf(ref.workspace, ref.project), schema: ProjectDetail };
     }, options);
   }
 
@@ -58,7 +58,7 @@ export class ProjectsResource {
     return this.client.call(() => {
       const { workspace, ...body } = params;
       const path = `${pathOf(this.client.workspaceFor(workspace))}/projects`;
-      return { method: "POST", path, json: body, schema: ProjectCreated };
+      return { operation: "projects.create", method: "POST", path, json: body, schema: ProjectCreated };
     }, options);
   }
 
@@ -66,7 +66,7 @@ export class ProjectsResource {
   delete(project: string, options?: RequestOptions): APIPromise<Acknowledgement> {
     return this.client.call(() => {
       const ref = this.client.projectRef(project);
-      return { method: "DELETE", path: pathOf(ref.workspace, ref.project), schema: Acknowledgement };
+      return { operation: "projects.delete", method: "DELETE", path: pathOf(ref.workspace, ref.project), schema: Acknowledgement };
     }, options);
   }
 
@@ -75,7 +75,7 @@ export class ProjectsResource {
     return this.client.call(() => {
       const ref = this.client.projectRef(project);
       const json = { type: "project", id: ref.project };
-      return { method: "POST", path: pathOf(ref.workspace, "trash", "restore"), json, schema: Acknowledgement };
+      return { operation: "projects.restore", method: "POST", path: pathOf(ref.workspace, "trash", "restore"), json, schema: Acknowledgement };
     }, options);
   }
 }

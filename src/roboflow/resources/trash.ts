@@ -26,7 +26,7 @@ export class TrashResource {
   /** `GET /{ws}/trash`; `ws` defaults to the client's. */
   list(ws?: string, options?: RequestOptions): APIPromise<TrashList> {
     return this.client.call(
-      () => ({ method: "GET", path: pathOf(this.client.workspaceFor(ws), "trash"), schema: TrashList }),
+      () => ({ operation: "trash.list", method: "GET", path: pathOf(this.client.workspaceFor(ws), "trash"), schema: TrashList }),
       options,
     );
   }
@@ -35,7 +35,7 @@ export class TrashResource {
   restore(item: TrashRestoreParams, ws?: string, options?: RequestOptions): APIPromise<Acknowledgement> {
     return this.client.call(() => {
       const json = { type: item.type, id: item.id, ...(item.parentId == null ? {} : { parentId: item.parentId }) };
-      return { method: "POST", path: pathOf(this.client.workspaceFor(ws), "trash", "restore"), json, schema: Acknowledgement };
+      return { operation: "trash.restore", method: "POST", path: pathOf(this.client.workspaceFor(ws), "trash", "restore"), json, schema: Acknowledgement };
     }, options);
   }
 }

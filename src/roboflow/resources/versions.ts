@@ -1,9 +1,9 @@
 import { APIPromise, type ApiResponse } from "../../core/api-promise.js";
 import { rejected } from "../../core/client.js";
 import { AbortedError, FaultlineError, InvalidArgumentError, TimeoutError, withAttempts } from "../../core/errors.js";
-import { sleep } from "../../core/retry.js";
+import type { PollRecorder } from "../../core/tracing/trace.js";
 import type { RequestOptions } from "../../core/transport.js";
-import { WaitWindow, renamedOption, waitOption } from "../../core/wait.js";
+import { WaitWindow, pauseBetweenPolls, renamedOption, waitOption } from "../../core/wait.js";
 import type { Roboflow } from "../client.js";
 import { EXPORT_FORMATS, type ExportFormat } from "../formats.js";
 import { pathOf, versionOf } from "../paths.js";
@@ -63,7 +63,7 @@ export class VersionsResource {
   get(project: string, version: number | string, options?: RequestOptions): APIPromise<VersionDetail> {
     return this.client.call(() => {
       const ref = this.client.projectRef(project);
-      return { method: "GET", path: pathOf(ref.workspace, ref.project, versionOf(version)), schema: VersionDetail };
+      return { operation: "versions.get", method: "GET", path: pathOf(ref.workspace, ref.project, versionOf(version)), schema: VersionDetail };
     }, options);
   }
 
@@ -72,7 +72,7 @@ export class VersionsResource {
     return this.client.call(() => {
       const ref = this.client.projectRef(project);
       const json = { augmentation: params.augmentation, preprocessing: params.preprocessing };
-      return { method: "POST", path: pathOf(ref.workspace, ref.project, "generate"), json, schema: VersionGenerated };
+      return { operation: "versions.generate", method: "POST", path: pathOf(ref.workspace, ref.project, "generate"), json, schema: VersionGenerated };
     }, options);
   }
 
@@ -114,17 +114,18 @@ export class VersionsResource {
       this.client.call(() => {
         const ref = this.client.projectRef(project);
         const path = pathOf(ref.workspace, ref.project, versionOf(version), format);
-        return { method: "GET", path, schema: ExportResponse };
+        return { operation: "versions.export", method: "GET", path, schema: ExportResponse };
       }, callOptions);
     if (exportOptions.wait !== true) return once(options);
-    return new APIPromise(this.#poll(once, exportOptions, this.client.effectiveOptions(options)));
+    const effective = this.client.effectiveOptions(options);
+    return new APIPromise(this.client.traced("versions.export", (trace) => this.#poll(once, exportOptions, effective, trace)));
   }
 
   /** `DELETE /{ws}/{proj}/{version}`: moves the version to Trash. */
   delete(project: string, version: number | string, options?: RequestOptions): APIPromise<Acknowledgement> {
     return this.client.call(() => {
       const ref = this.client.projectRef(project);
-      return { method: "DELETE", path: pathOf(ref.workspace, ref.project, versionOf(version)), schema: Acknowledgement };
+      return { operation: "versions.delete", method: "DELETE", path: pathOf(ref.workspace, ref.project, versionOf(version)), schema: Acknowledgement };
     }, options);
   }
 
@@ -136,7 +137,7 @@ export class VersionsResource {
     return this.client.call(() => {
       const ref = this.client.projectRef(project);
       const json = { type: "version", id: String(versionOf(version)), parentId: ref.project };
-      return { method: "POST", path: pathOf(ref.workspace, "trash", "restore"), json, schema: Acknowledgement };
+      return { operation: "versions.restore", method: "POST", path: pathOf(ref.workspace, "trash", "restore"), json, schema: Acknowledgement };
     }, options);
   }
 
@@ -148,6 +149,7 @@ export class VersionsResource {
     once: (options: RequestOptions) => APIPromise<ExportStatus>,
     exportOptions: ExportOptions,
     options: RequestOptions,
+    trace: PollRecorder | undefined,
   ): Promise<ApiResponse<ExportReady>> {
     const interval = waitOption("pollInterval", exportOptions.pollInterval, DEFAULT_POLL_INTERVAL);
     const waitTimeout = waitOption(
@@ -177,7 +179,7 @@ export class VersionsResource {
       exportOptions.onProgress?.(data.progress);
       const pause = window.nextSleep(interval, undefined);
       if (pause === undefined) throw notReady(window, progress);
-      await sleep(pause, options.signal).catch(() => {
+      await pauseBetweenPolls(pause, options.signal, trace, window.polls).catch(() => {
         throw withAttempts(new AbortedError("Waiting for the export was aborted"), window.requests);
       });
     }

@@ -1,7 +1,8 @@
 import * as z from "zod/mini";
 import type { APIPromise } from "../../core/api-promise.js";
 import { InvalidArgumentError } from "../../core/errors.js";
-import type { RequestOptions, RequestSpec } from "../../core/transport.js";
+import type { NamedSpec } from "../../core/client.js";
+import type { RequestOptions } from "../../core/transport.js";
 import type { FileInput } from "../../core/upload.js";
 import type { Roboflow } from "../client.js";
 import { WORKFLOW_IMAGE_HINT, WORKFLOW_MAX_IMAGE_BYTES, prepareImage, readAll } from "../image-input.js";
@@ -78,7 +79,7 @@ export class WorkflowsResource {
   /** `GET /{ws}/workflows`; `ws` defaults to the client's. */
   list(ws?: string, options?: RequestOptions): APIPromise<WorkflowSummary[]> {
     return this.client.call(
-      () => ({ method: "GET", path: pathOf(this.client.workspaceFor(ws), "workflows"), schema: WorkflowsOf }),
+      () => ({ operation: "workflows.list", method: "GET", path: pathOf(this.client.workspaceFor(ws), "workflows"), schema: WorkflowsOf }),
       options,
     );
   }
@@ -87,7 +88,7 @@ export class WorkflowsResource {
   get(url: string, options?: RequestOptions): APIPromise<Workflow> {
     return this.client.call(() => {
       const ref = this.client.projectRef(url, "workflow");
-      return { method: "GET", path: pathOf(ref.workspace, "workflows", ref.project), schema: WorkflowOf };
+      return { operation: "workflows.get", method: "GET", path: pathOf(ref.workspace, "workflows", ref.project), schema: WorkflowOf };
     }, options);
   }
 
@@ -95,7 +96,7 @@ export class WorkflowsResource {
   create(params: WorkflowCreateParams, options?: RequestOptions): APIPromise<Workflow> {
     return this.client.call(() => {
       const { workspace, ...json } = params;
-      return { method: "POST", path: pathOf(this.client.workspaceFor(workspace), "createWorkflow"), json, schema: WorkflowOf };
+      return { operation: "workflows.create", method: "POST", path: pathOf(this.client.workspaceFor(workspace), "createWorkflow"), json, schema: WorkflowOf };
     }, options);
   }
 
@@ -103,7 +104,7 @@ export class WorkflowsResource {
   update(params: WorkflowUpdateParams, options?: RequestOptions): APIPromise<Workflow> {
     return this.client.call(() => {
       const { workspace, ...json } = params;
-      return { method: "POST", path: pathOf(this.client.workspaceFor(workspace), "updateWorkflow"), json, schema: WorkflowOf };
+      return { operation: "workflows.update", method: "POST", path: pathOf(this.client.workspaceFor(workspace), "updateWorkflow"), json, schema: WorkflowOf };
     }, options);
   }
 
@@ -111,7 +112,7 @@ export class WorkflowsResource {
   delete(url: string, options?: RequestOptions): APIPromise<Acknowledgement> {
     return this.client.call(() => {
       const ref = this.client.projectRef(url, "workflow");
-      return { method: "DELETE", path: pathOf(ref.workspace, "workflows", ref.project), schema: Acknowledgement };
+      return { operation: "workflows.delete", method: "DELETE", path: pathOf(ref.workspace, "workflows", ref.project), schema: Acknowledgement };
     }, options);
   }
 
@@ -124,7 +125,7 @@ export class WorkflowsResource {
     return this.client.inferenceCall(() => this.#runSpec(workflow, inputs, runOptions), options, "body");
   }
 
-  async #runSpec(workflow: string, inputs: WorkflowInputs, o: WorkflowRunOptions): Promise<RequestSpec<WorkflowRunResult>> {
+  async #runSpec(workflow: string, inputs: WorkflowInputs, o: WorkflowRunOptions): Promise<NamedSpec<WorkflowRunResult>> {
     const ref = this.client.projectRef(workflow, "workflow");
     if (inputs === null || typeof inputs !== "object" || Array.isArray(inputs)) {
       throw new InvalidArgumentError("A Workflow's `inputs` is an object of inputs by name, e.g. { image: { file: \"./a.jpg\" } }");

@@ -21,6 +21,6 @@ export class WorkspaceResource {
 
   /** `GET /{ws}`: the workspace with its projects; `ws` defaults to the client's. */
   get(ws?: string, options?: RequestOptions): APIPromise<Workspace> {
-    return this.client.call(() => ({ method: "GET", path: pathOf(this.client.workspaceFor(ws)), schema: WorkspaceOf }), options);
+    return this.client.call(() => ({ operation: "workspace.get", method: "GET", path: pathOf(this.client.workspaceFor(ws)), schema: WorkspaceOf }), options);
   }
 }
