@@ -77,10 +77,11 @@ export interface BatchTask<I, T> {
    */
   collect(input: I, ref: string, signal: AbortSignal, history: CollectHistory): Promise<T>;
   /**
-   * Whether `collect` changes the server (it annotates what was uploaded, say) rather than waits: the
-   * runner then journals its start, so that a resumed run can tell the write it finds from another's.
+   * Whether `collect` changes the server for this input (it annotates what was uploaded, say) rather than
+   * waits: the runner then journals its start, so that a resumed run can tell the write it finds from
+   * another's [never].
    */
-  readonly collectWrites?: boolean | undefined;
+  collectWrites?(input: I): boolean;
   /**
    * Finds which of `items` the server already holds, by key; refs in `claimed` belong to other documents.
    * An item not in the answer never reached the server, and will be submitted again.
@@ -412,7 +413,7 @@ class Run<I, T> {
         trouble = sent.error;
       } else {
         // Outside the try: a journal that cannot be written stops the batch, as it does for an intent.
-        const history = await this.#beginCollect(item.key, entry, collected);
+        const history = await this.#beginCollect(input, item.key, entry, collected);
         collected = true;
         try {
           return { input, status: "processed", value: await this.#task.collect(input, ref, this.#stop.signal, history) };
@@ -434,9 +435,9 @@ class Run<I, T> {
    * What earlier tries of the document's second step left: `tried` in this run, or the journal's record of
    * an earlier run. A task whose `collect` writes has its first try journalled before it is made.
    */
-  async #beginCollect(key: string, entry: JournalEntry | undefined, tried: boolean): Promise<CollectHistory> {
+  async #beginCollect(input: I, key: string, entry: JournalEntry | undefined, tried: boolean): Promise<CollectHistory> {
     const begun = tried || entry?.collecting === true;
-    if (this.#task.collectWrites === true && !begun) await this.#journal.record({ event: "collecting", key });
+    if (!begun && this.#task.collectWrites?.(input) === true) await this.#journal.record({ event: "collecting", key });
     return { begun, done: entry?.state === "done" };
   }
 

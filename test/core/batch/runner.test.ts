@@ -360,7 +360,8 @@ describe("runBatch", () => {
       await journal.record({ event: "done", key: "finished" });
       await journal.close();
 
-      const task = { ...server.task(), collectWrites: true };
+      // Every document's second step writes but the one named "reads".
+      const task: BatchTask<Doc, string> = { ...server.task(), collectWrites: (doc) => doc.name !== "reads" };
       const original = task.collect;
       const histories: Record<string, CollectHistory[]> = {};
       let refusals = 0;
@@ -370,14 +371,15 @@ describe("runBatch", () => {
         if (doc.name === "new" && refusals++ === 0) throw apiError(503, "SERVICE_UNAVAILABLE", true);
         return original(doc, ref, signal, history);
       };
-      const inputs = ["begun", "finished", "answered", "new"].map((name) => ({ name }));
+      const inputs = ["begun", "finished", "answered", "new", "reads"].map((name) => ({ name }));
       const results = await collect(runBatch(task, inputs, { journal: path, settleMs: 5, concurrency: 1 }));
-      expect(results.map((r) => r.status)).toEqual(["processed", "processed", "processed", "processed"]);
+      expect(results.map((r) => r.status)).toEqual(["processed", "processed", "processed", "processed", "processed"]);
       expect(histories).toEqual({
         begun: [{ begun: true, done: false }],
         finished: [{ begun: true, done: true }],
         answered: [{ begun: false, done: false }],
         new: [{ begun: false, done: false }, { begun: true, done: false }],
+        reads: [{ begun: false, done: false }],
       });
       const records = (await readFile(path, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { event?: string; key?: string });
       // Once per submission, before its first try: never for one the journal already says was begun.
