@@ -82,8 +82,7 @@ async function* outcomes(batch: AsyncIterable<UploadOutcome>): AsyncGenerator<Sh
     const { file, annotation } = outcome.input;
     const annotated = annotation === undefined ? {} : { annotation };
     if (outcome.status === "uploaded") {
-      const duplicate = outcome.duplicate === undefined ? {} : { duplicate: outcome.duplicate };
-      yield { name: file, status: "processed", detail: { id: outcome.id ?? null, ...duplicate, ...annotated } };
+      yield { name: file, status: "processed", detail: { id: outcome.id ?? null, duplicate: outcome.duplicate, ...annotated } };
       continue;
     }
     const id = outcome.id === undefined ? {} : { id: outcome.id };

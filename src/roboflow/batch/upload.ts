@@ -73,10 +73,9 @@ export interface UploadBatchOptions {
 }
 
 /**
- * One image's end. `duplicate` is Roboflow's word on the upload this run heard answered (`undefined` when
- * the answer came in an earlier run): the bytes were in the project already, from before the batch or
- * from this batch's own upload whose answer was lost. A failed image carries its `id` when it was uploaded
- * and only its annotation failed.
+ * One image's end. `duplicate` is Roboflow's word on the upload: the bytes were in the project already,
+ * from before the batch or from this batch's own upload whose answer was lost. A failed image carries its
+ * `id` when it was uploaded and only its annotation failed.
  *
  * @example
  * ```ts
@@ -90,7 +89,7 @@ export type UploadOutcome =
       readonly input: UploadInput;
       readonly status: "uploaded";
       readonly id: string | undefined;
-      readonly duplicate: boolean | undefined;
+      readonly duplicate: boolean;
       readonly annotated: boolean;
     }
   | { readonly input: UploadInput; readonly status: "failed"; readonly id: string | undefined; readonly error: FaultlineError };
@@ -98,7 +97,24 @@ export type UploadOutcome =
 /** What an image's two steps gave. */
 interface Uploaded {
   readonly id: string | undefined;
+  readonly duplicate: boolean;
   readonly annotated: boolean;
+}
+
+/**
+ * The journal's handle for an uploaded image: its id, marked `duplicate:` when Roboflow already had the
+ * bytes, so that a resumed run still knows whether the image was new (no one else could have annotated it).
+ */
+const DUPLICATE = "duplicate:";
+
+function refOf(image: UploadedImage): string {
+  return image.duplicate ? `${DUPLICATE}${image.id ?? ""}` : image.id;
+}
+
+function imageOf(ref: string): { readonly id: string | undefined; readonly duplicate: boolean } {
+  const duplicate = ref.startsWith(DUPLICATE);
+  const id = duplicate ? ref.slice(DUPLICATE.length) : ref;
+  return { id: id === "" ? undefined : id, duplicate };
 }
 
 /** An annotation file is text: one over this is not read into memory. */
@@ -131,7 +147,7 @@ export function uploadImages(
     async *[Symbol.asyncIterator]() {
       for await (const result of batch) {
         yield result.status === "processed"
-          ? { input: result.input, status: "uploaded", ...result.value, duplicate: task.duplicate(result.input) }
+          ? { input: result.input, status: "uploaded", ...result.value }
           : { input: result.input, status: "failed", id: task.idOf(result.input), error: result.error };
       }
     },
@@ -141,9 +157,7 @@ export function uploadImages(
 /** Roboflow's part of an upload batch. */
 class UploadTask implements BatchTask<UploadInput, Uploaded> {
   readonly identity: { readonly kind: string; readonly target: string };
-  /** This run's upload answers, by key. */
-  readonly #answers = new Map<string, UploadedImage>();
-  /** Image ids known by key, from this run's answers or the journal. */
+  /** Image ids known by key, from this run's answers or the journal: a failed annotation still names its image. */
   readonly #ids = new Map<string, string>();
 
   constructor(
@@ -169,28 +183,26 @@ class UploadTask implements BatchTask<UploadInput, Uploaded> {
     const { split, batch, tags } = this.options;
     const params = { file: input.file, split, batch, tags };
     const { data, queuedMs, rateLimit } = await this.rf.images.upload(this.project, params, { signal }).withResponse();
-    this.#answers.set(item.key, data);
     if (data.id !== undefined) this.#ids.set(item.key, data.id);
     // A 409 duplicate that names no image leaves no id: there is nothing to annotate, which `collect` says.
-    return { ref: data.id ?? "", queuedMs, rateLimit };
+    return { ref: refOf(data), queuedMs, rateLimit };
   }
 
   async collect(input: UploadInput, ref: string, signal: AbortSignal, history: CollectHistory): Promise<Uploaded> {
-    const key = resolve(input.file);
-    const id = ref === "" ? undefined : ref;
-    if (id !== undefined) this.#ids.set(key, id);
-    if (input.annotation === undefined) return { id, annotated: false };
+    const { id, duplicate } = imageOf(ref);
+    if (id !== undefined) this.#ids.set(resolve(input.file), id);
+    if (input.annotation === undefined) return { id, duplicate, annotated: false };
     // An earlier run annotated it; only the report of it was lost.
-    if (history.done) return { id, annotated: true };
+    if (history.done) return { id, duplicate, annotated: true };
     if (id === undefined) throw unnamedDuplicate();
     const annotation = await readAnnotation(input.annotation);
+    const name = basename(input.annotation);
     try {
-      const params = { annotation, name: basename(input.annotation), overwrite: this.options.overwrite };
-      await this.rf.images.annotate(this.project, id, params, { signal });
+      await this.rf.images.annotate(this.project, id, { annotation, name, overwrite: this.options.overwrite }, { signal });
     } catch (error) {
-      if (!(error instanceof ConflictError && this.#annotatedByUs(key, history))) throw error;
+      if (!(error instanceof ConflictError && (await this.#annotatedByUs(id, name, duplicate, history, error, signal)))) throw error;
     }
-    return { id, annotated: true };
+    return { id, duplicate, annotated: true };
   }
 
   /** Attaching an annotation is a write; an image without one has nothing more to do. */
@@ -207,21 +219,21 @@ class UploadTask implements BatchTask<UploadInput, Uploaded> {
     return judgeUpload(error, step);
   }
 
-  duplicate(input: UploadInput): boolean | undefined {
-    return this.#answers.get(resolve(input.file))?.duplicate;
-  }
-
   idOf(input: UploadInput): string | undefined {
     return typeof input?.file === "string" ? this.#ids.get(resolve(input.file)) : undefined;
   }
 
   /**
-   * Whether an annotation the image already has is this batch's own: the journal says an earlier try of
-   * ours began annotating it (whose answer was lost), or this run uploaded the image new, so no one else
-   * knew its id (a retry within the call met what its first attempt wrote).
+   * Whether the annotation an image already has is this batch's own. An image this batch uploaded new
+   * had an id no one else knew: yes. One Roboflow already had may carry someone else's: it is ours only
+   * if a try of ours may have written it (the journal says an earlier try began, or this call was retried)
+   * and the annotation stored is named as ours.
    */
-  #annotatedByUs(key: string, history: CollectHistory): boolean {
-    return history.begun || this.#answers.get(key)?.duplicate === false;
+  async #annotatedByUs(id: string, name: string, duplicate: boolean, history: CollectHistory, error: ConflictError, signal: AbortSignal): Promise<boolean> {
+    if (!duplicate) return true;
+    if (!history.begun && error.attempts <= 1) return false;
+    const stored = await this.rf.images.get(this.project, id, { signal }).catch(() => undefined);
+    return stored?.annotation?.key === name;
   }
 }
 
