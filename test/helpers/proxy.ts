@@ -15,11 +15,15 @@ export interface ProxiedRequest {
   readonly body: Buffer;
 }
 
-/** What to do with a request: pass it on (at once, or after a delay), answer it here, or pass it on and never answer. */
+/**
+ * What to do with a request: pass it on (at once, or after a delay), answer it here, pass it on and never
+ * answer, or pass it on and never answer if the target's status says so (the rest are answered).
+ */
 export type ProxyDecision =
   | "forward"
   | "withhold"
   | { readonly forwardAfterMs: number }
+  | { readonly withholdIf: (status: number) => boolean; readonly forwardAfterMs?: number }
   | { readonly status: number; readonly json: unknown };
 
 export interface Proxy {
@@ -44,6 +48,10 @@ export async function startProxy(
       const body = Buffer.concat(chunks);
       const seen: ProxiedRequest = { method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, body };
       const decision = decide(seen);
+      if (typeof decision === "object" && "withholdIf" in decision) {
+        setTimeout(() => forward(seen, decision.withholdIf), decision.forwardAfterMs ?? 0);
+        return;
+      }
       if (typeof decision === "object" && "forwardAfterMs" in decision) {
         setTimeout(() => forward(seen, "forward"), decision.forwardAfterMs);
         return;
@@ -56,7 +64,7 @@ export async function startProxy(
       forward(seen, decision);
     });
 
-    function forward(seen: ProxiedRequest, decision: "forward" | "withhold"): void {
+    function forward(seen: ProxiedRequest, decision: "forward" | "withhold" | ((status: number) => boolean)): void {
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(req.headers)) {
         if (value !== undefined && name !== "host" && name !== "connection") headers[name] = Array.isArray(value) ? value.join(", ") : value;
@@ -64,7 +72,7 @@ export async function startProxy(
       request(`${target}${seen.path}`, { method: seen.method as "GET", headers, body: seen.method === "GET" ? null : seen.body })
         .then(async (answer) => {
           const text = await answer.body.arrayBuffer();
-          if (decision === "withhold") {
+          if (decision === "withhold" || (typeof decision === "function" && decision(answer.statusCode))) {
             withheld.push({ path: seen.path, status: answer.statusCode });
             onWithheld(seen.path, answer.statusCode);
             return;

@@ -23,6 +23,7 @@ import {
   createApiError,
   type FaultlineError,
 } from "../../../src/core/errors.js";
+import { openJournal } from "../../../src/core/batch/journal.js";
 import { MAY_HAVE_REACHED_SERVER } from "../../../src/core/retry.js";
 import { png } from "../../helpers/images.js";
 import { setup } from "../support.js";
@@ -94,6 +95,24 @@ describe("uploadImages", () => {
     expect(refused).toMatchObject({ status: "failed", id: theirs.id });
     expect(refused?.status === "failed" ? refused.error : undefined).toBeInstanceOf(ConflictError);
     expect(emu.app.images.get(theirs.id ?? "")?.annotation?.name).toBe("theirs.txt");
+  });
+
+  it("knows from the journal that an image an earlier run uploaded was new: a 409 after a lost annotation answer is then its own", async () => {
+    // No workspace, as uploads need none: nothing to look the image up with, the journal alone tells.
+    const { emu, rf } = await setup({ workspace: undefined });
+    const journal = join(dir, "earlier.journal");
+    // An earlier run uploaded the image (new) and died before annotating it.
+    const { id } = await rf.images.upload("widgets", { file: files[3] ?? "" });
+    const earlier = await openJournal(journal, { kind: "roboflow.upload", target: "widgets" });
+    await earlier.record({ event: "intent", key: files[3] ?? "", label: files[3] ?? "", at: Date.now() });
+    await earlier.record({ event: "submitted", key: files[3] ?? "", ref: id ?? "" });
+    await earlier.close();
+    emu.inject("badGatewayAfterWrite", { path: "/dataset/widgets/annotate/" });
+    const [outcome] = await all(uploadImages(rf, "widgets", [{ file: files[3] ?? "", annotation: labels[3] }], { journal }));
+    expect(outcome).toMatchObject({ status: "uploaded", id, duplicate: false, annotated: true });
+    expect(annotateCalls(emu)).toEqual([502, 409]);
+    expect(emu.app.images.get(id ?? "")?.uploads).toBe(1);
+    await rm(journal, { force: true });
   });
 
   it("resends an upload whose connection was lost after sending, and takes the duplicate's id: the image is stored once", async () => {
