@@ -11,12 +11,16 @@ export type ApiName = "anyformat" | "roboflow";
 
 /** How a command's own flag parses, reads in usage, and is explained on its help page. */
 interface FlagSpec {
-  /** `integer` flags are parsed as whole numbers from `min` to `max`. */
-  readonly type: "boolean" | "string" | "integer";
+  /** `integer` flags are parsed as whole numbers, `number` flags as decimals, from `min` to `max`. */
+  readonly type: "boolean" | "string" | "integer" | "number";
   /** The placeholder after the flag in usage, e.g. `N` in `--limit N`. */
   readonly value?: string;
   readonly min?: number;
   readonly max?: number;
+  /** A string flag given once per value (`--tag a --tag b`): its values, in order. */
+  readonly multiple?: true;
+  /** The values a string flag takes, and no other. */
+  readonly choices?: readonly string[];
   readonly help: string;
 }
 
@@ -41,21 +45,35 @@ export const FLAGS = {
     value: "TIER=N/WINDOW,...",
     help: "anyformat's rate-limit tiers, e.g. submission=20/2s,general=200/2s (WINDOW in ms, s or m; both\ntiers share one window) [submission=60/1m,general=600/1m]; 'off' sends no limits",
   },
-  out: { type: "string", value: "F", help: "Write one JSON line per document to F (results, or the typed error)" },
+  out: { type: "string", value: "F", help: "Write one JSON line per file to F (its result, or the typed error)" },
   journal: { type: "string", value: "F", help: "Keep the batch's journal in F [<out>.journal]" },
   resume: { type: "boolean", help: "Go on with the batch its journal records, after a crash or Ctrl-C" },
-  concurrency: { type: "integer", value: "N", min: 1, max: 1_000, help: "Documents in flight at once [16]" },
+  concurrency: { type: "integer", value: "N", min: 1, max: 1_000, help: "Files in flight at once [16]" },
+  split: { type: "string", value: "S", choices: ["train", "valid", "test"], help: "The dataset split: train, valid or test [train]" },
+  batch: { type: "string", value: "B", help: "The upload batch to file the images under in the Roboflow app" },
+  tag: { type: "string", value: "T", multiple: true, help: "Tag every image with T; repeat for more tags" },
+  annotations: {
+    type: "string",
+    value: "DIR",
+    help: "Attach to each image the annotation file of the same base name in DIR (at the\nsame relative path): .xml, .txt, .coco.json...",
+  },
+  overwrite: { type: "boolean", help: "Replace an annotation an image already has" },
+  confidence: { type: "number", value: "C", min: 0, max: 1, help: "Leave out predictions below this confidence, 0 to 1 [0.4]" },
+  overlap: { type: "number", value: "O", min: 0, max: 1, help: "Merge boxes that overlap more than this, 0 to 1 [0.3]" },
+  image: { type: "string", value: "<path|url>", help: "The image to run the Workflow on: a file, or an http(s) URL the host fetches" },
 } as const satisfies Record<string, FlagSpec>;
 
 export type CommandFlag = keyof typeof FLAGS;
 
-/** What a command's flags parsed to: booleans, strings, and whole numbers. */
+/** What a command's flags parsed to: booleans, strings (a list for a repeated flag), and numbers. */
 export type CommandFlags = {
   readonly [K in CommandFlag]: (typeof FLAGS)[K]["type"] extends "boolean"
     ? boolean
-    : (typeof FLAGS)[K]["type"] extends "integer"
+    : (typeof FLAGS)[K]["type"] extends "integer" | "number"
       ? number | undefined
-      : string | undefined;
+      : (typeof FLAGS)[K] extends { readonly multiple: true }
+        ? readonly string[]
+        : string | undefined;
 };
 
 /** What every help page of a command shows. */
@@ -213,6 +231,41 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     api: "roboflow",
+    resource: "upload",
+    args: ["project", "paths..."],
+    flags: ["split", "batch", "tag", "annotations", "overwrite", "out", "journal", "resume", "concurrency"],
+    summary: "Upload image files and folders to a project, with their annotations; after a crash or Ctrl-C, --resume goes on",
+    details:
+      "Folders are walked at any depth for images (.jpg, .png, .webp, .bmp, .gif, .tiff, .avif, .heic; hidden files\n" +
+      "are skipped, other files counted and left); a file named on the command line is sent as it is. Each image's\n" +
+      "outcome is one line of --out [roboflow-upload-<project>.jsonl]: its id and whether Roboflow already had those\n" +
+      "bytes (duplicate, a success), or the typed error; the summary names the failures. Every step is journalled\n" +
+      "first, so a batch killed at any moment resumes with --resume: an image known to be uploaded is never sent again,\n" +
+      "and one whose answer was lost is resent, Roboflow's duplicate check answering it with the stored image's id.\n" +
+      "An annotation is attached after its image and journalled too: \"already annotated\" fails an image only when\n" +
+      "the annotation is not this batch's own (--overwrite replaces it).\n" +
+      "Exit 0 when every image was uploaded, 1 when some failed, 2 on an authentication failure, 3 when the project\n" +
+      "does not exist, 130 on Ctrl-C.",
+    example: [
+      "faultline roboflow upload widgets ./images --split train --tag line-3 --tag night",
+      "faultline roboflow upload widgets ./images --annotations ./labels --out upload.jsonl",
+    ].join("\n"),
+  },
+  {
+    api: "roboflow",
+    resource: "infer",
+    args: ["project/version", "image"],
+    flags: ["confidence", "overlap"],
+    summary: "Run a trained model on an image (a file or an http(s) URL) and print its predictions",
+    details:
+      "Runs on the hosted inference service (--inference-url). Prints a table of the predictions: class, confidence\n" +
+      "and box (x, y its centre, in pixels), or the classes of a classification model; with --json, the model's answer\n" +
+      "with its kind (detection, classification or multi-label). A model still loading (503) is waited for as the\n" +
+      "service asks; a workspace out of credits (402) is exit 1, never retried.",
+    example: "faultline roboflow infer widgets/2 ./widget.jpg --confidence 0.5",
+  },
+  {
+    api: "roboflow",
     resource: "version",
     action: "get",
     args: ["project", "version"],
@@ -281,6 +334,20 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     api: "roboflow",
+    resource: "workflow",
+    action: "run",
+    args: ["id"],
+    flags: ["image"],
+    required: ["image"],
+    summary: "Run a Workflow on an image and print its outputs",
+    details:
+      "<id> is the Workflow's id in its URL (the slug a workflow listing shows). Runs on the hosted inference service\n" +
+      "(--inference-url). Predictions print as a table, other outputs as they are; with --json, {\"outputs\": [...]},\n" +
+      "one entry per image.",
+    example: "faultline roboflow workflow run detect-widgets --image ./widget.jpg",
+  },
+  {
+    api: "roboflow",
     resource: "deployment",
     action: "list",
     args: [],
@@ -343,7 +410,7 @@ const LOCAL_COMMANDS: Readonly<Record<LocalName, LocalCommandSpec>> = {
 
 const API_SUMMARY: Readonly<Record<ApiName, string>> = {
   anyformat: "Document extraction: workflows, runs and their results",
-  roboflow: "Computer vision: projects, versions, Trash, workflows and deployments",
+  roboflow: "Computer vision: projects, versions, image uploads, inference, Trash, workflows and deployments",
 };
 
 /** A mistake in how the CLI was called. Always exit 1, in both output modes. */
@@ -363,6 +430,7 @@ export interface GlobalOptions {
   readonly apiKey: string | undefined;
   readonly baseUrl: string | undefined;
   readonly deploymentsUrl: string | undefined;
+  readonly inferenceUrl: string | undefined;
   readonly workspace: string | undefined;
   readonly maxRetries: number | undefined;
   readonly timeout: number | undefined;
@@ -397,6 +465,7 @@ const GLOBAL_OPTIONS = {
   "api-key": { type: "string" },
   "base-url": { type: "string" },
   "deployments-url": { type: "string" },
+  "inference-url": { type: "string" },
   workspace: { type: "string" },
   "max-retries": { type: "string" },
   timeout: { type: "string" },
@@ -409,14 +478,17 @@ const COMMAND_FLAGS = Object.keys(FLAGS) as CommandFlag[];
 const OPTIONS = {
   ...GLOBAL_OPTIONS,
   ...(Object.fromEntries(
-    COMMAND_FLAGS.map((flag) => [flag, { type: FLAGS[flag].type === "boolean" ? "boolean" : "string" }]),
-  ) as { readonly [K in CommandFlag]: { readonly type: "boolean" | "string" } }),
+    COMMAND_FLAGS.map((flag) => {
+      const spec: FlagSpec = FLAGS[flag];
+      return [flag, { type: spec.type === "boolean" ? "boolean" : "string", ...(spec.multiple === true ? { multiple: true } : {}) }];
+    }),
+  ) as { readonly [K in CommandFlag]: { readonly type: "boolean" | "string"; readonly multiple?: boolean } }),
 };
 
-type Values = Partial<Record<keyof typeof GLOBAL_OPTIONS | CommandFlag, string | boolean>>;
+type Values = Partial<Record<keyof typeof GLOBAL_OPTIONS | CommandFlag, string | boolean | string[]>>;
 
-const ROBOFLOW_ONLY = ["workspace", "deployments-url"] as const;
-const API_OPTIONS = ["api-key", "base-url", "deployments-url", "workspace", "max-retries", "timeout"] as const;
+const ROBOFLOW_ONLY = ["workspace", "deployments-url", "inference-url"] as const;
+const API_OPTIONS = ["api-key", "base-url", "deployments-url", "inference-url", "workspace", "max-retries", "timeout"] as const;
 
 /**
  * Whether the caller asked for JSON, read before parsing proper: a usage error must honour `--json`
@@ -512,6 +584,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
       apiKey: stringValue(values["api-key"]),
       baseUrl: stringValue(values["base-url"]),
       deploymentsUrl: stringValue(values["deployments-url"]),
+      inferenceUrl: stringValue(values["inference-url"]),
       workspace: stringValue(values.workspace),
       maxRetries: integerOption(stringValue(values["max-retries"]), "--max-retries", 0, 100, commandHint),
       timeout: integerOption(stringValue(values.timeout), "--timeout", 1, 2_147_483_647, commandHint),
@@ -542,18 +615,29 @@ export function commandName(command: CommandSpec): string {
 }
 
 function commandFlags(values: Values, hint: string): CommandFlags {
-  const flags: Record<string, boolean | string | number | undefined> = {};
+  const flags: Record<string, boolean | string | number | readonly string[] | undefined> = {};
   for (const flag of COMMAND_FLAGS) {
     const spec: FlagSpec = FLAGS[flag];
     const raw = values[flag];
     if (spec.type === "boolean") flags[flag] = raw === true;
     else if (spec.type === "integer") flags[flag] = integerOption(stringValue(raw), `--${flag}`, spec.min ?? 0, spec.max ?? Number.MAX_SAFE_INTEGER, hint);
-    else flags[flag] = stringValue(raw);
+    else if (spec.type === "number") flags[flag] = numberOption(stringValue(raw), `--${flag}`, spec.min ?? 0, spec.max ?? Number.MAX_VALUE, hint);
+    else if (spec.multiple === true) flags[flag] = (Array.isArray(raw) ? raw : []).map((value) => chosen(value, flag, spec, hint));
+    else flags[flag] = raw === undefined ? undefined : chosen(stringValue(raw) ?? "", flag, spec, hint);
   }
   return flags as unknown as CommandFlags;
 }
 
-function stringValue(value: string | boolean | undefined): string | undefined {
+/** A string flag's value, checked against its choices; a repeated flag's values are never blank. */
+function chosen(value: string, flag: string, spec: FlagSpec, hint: string): string {
+  if (spec.choices !== undefined && !spec.choices.includes(value)) {
+    throw new UsageError(`--${flag} takes ${spec.choices.join(", ")}, not '${value}'`, hint);
+  }
+  if (spec.multiple === true && value.trim() === "") throw new UsageError(`--${flag} needs a value that is not blank`, hint);
+  return value;
+}
+
+function stringValue(value: string | boolean | string[] | undefined): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
@@ -561,6 +645,17 @@ function rejectOptions(values: Values, names: readonly (keyof Values)[], where: 
   for (const name of names) {
     if (values[name] !== undefined) throw new UsageError(`Option --${name} does not apply to '${where}'`, hint);
   }
+}
+
+function numberOption(raw: string | undefined, flag: string, min: number, max: number, hint?: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!/^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(raw) || value < min || value > max) {
+    // A fraction given as a percentage, the other scale Roboflow's own tools use.
+    const percent = max === 1 && value > 1 && value <= 100 ? `${flag} is a fraction: for ${value}%, pass ${value / 100}` : undefined;
+    throw new UsageError(`${flag} takes a number from ${min} to ${max}, not '${raw}'`, percent ?? hint);
+  }
+  return value;
 }
 
 function integerOption(raw: string | undefined, flag: string, min: number, max: number, hint?: string): number | undefined {
@@ -649,6 +744,7 @@ const API_OPTIONS_TEXT = `Options:
   --base-url URL         API base URL [env ANYFORMAT_BASE_URL or ROBOFLOW_BASE_URL]
   --workspace WS         Roboflow workspace [env ROBOFLOW_WORKSPACE]
   --deployments-url URL  Roboflow dedicated-deployments URL [env ROBOFLOW_DEPLOYMENTS_URL]
+  --inference-url URL    Roboflow inference URL, models and Workflows [env ROBOFLOW_INFERENCE_URL]
   --max-retries N        Retries after the first attempt [2]
   --timeout MS           Per-attempt timeout in milliseconds [60000]
   -h, --help             Show help; also after any command
@@ -667,7 +763,8 @@ function flagUsage(spec: CommandHelp): string {
     .map((flag) => {
       const f: FlagSpec = FLAGS[flag];
       const text = f.value === undefined ? `--${flag}` : `--${flag} ${f.value}`;
-      return spec.required?.includes(flag) === true ? text : `[${text}]`;
+      const usage = spec.required?.includes(flag) === true ? text : `[${text}]`;
+      return f.multiple === true ? `${usage}...` : usage;
     })
     .join(" ");
 }
@@ -712,7 +809,7 @@ function commandPage(name: string, spec: CommandHelp, api: ApiName | undefined):
   }
   sections.push(`Example${spec.example.includes("\n") ? "s" : ""}:\n${indent(spec.example)}`);
   if (api !== undefined) {
-    const lines = API_OPTIONS_TEXT.split("\n").filter((l) => api === "roboflow" || !/--workspace|--deployments-url/.test(l));
+    const lines = API_OPTIONS_TEXT.split("\n").filter((l) => api === "roboflow" || !/--workspace|--deployments-url|--inference-url/.test(l));
     sections.push(lines.join("\n"), EXIT_TEXT);
   } else {
     sections.push("Options:\n  --json      Print JSON instead of text\n  -h, --help  Show this page");

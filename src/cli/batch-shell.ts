@@ -45,6 +45,8 @@ export interface BatchShellOptions {
   readonly total: number;
   /** What the inputs are, for the summary: "documents". */
   readonly noun: string;
+  /** What an input that ended well is called in the summary's text [processed]. */
+  readonly doneWord?: string | undefined;
   /** The command line that resumes this batch. */
   readonly resumeCommand: string;
   /** Runs the batch until `signal` aborts. */
@@ -53,18 +55,28 @@ export interface BatchShellOptions {
   readonly interrupted?: Promise<unknown> | undefined;
 }
 
-/** What `--out` already held (on resume): the inputs it has lines for, and how they ended. */
+/** What `--out` holds: the inputs it has lines for, how they ended, and the first failures, to name them. */
 interface Written {
   readonly names: Set<string>;
   processed: number;
   readonly failed: Map<string, number>;
+  readonly failures: Failure[];
 }
+
+interface Failure {
+  readonly input: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Failures the summary names; the rest are counted, their lines in `--out` saying why. */
+const NAMED_FAILURES = 10;
 
 /** Runs a batch command to its summary. Errors that stop the batch are thrown, after saying how to resume. */
 export async function runBatchShell(options: BatchShellOptions): Promise<Rendered> {
   const { output } = options;
   await checkStart(options);
-  const written = options.resume ? await readWritten(options.out) : { names: new Set<string>(), processed: 0, failed: new Map<string, number>() };
+  const written = options.resume ? await readWritten(options.out) : emptyWritten();
   const handle = await open(options.out, "a").catch((error: NodeJS.ErrnoException) => {
     throw new UsageError(`Cannot write --out ${options.out}: ${error.code ?? error.message}`, "Choose another --out path");
   });
@@ -75,7 +87,7 @@ export async function runBatchShell(options: BatchShellOptions): Promise<Rendere
     if (!controller.signal.aborted && !output.json) output.note("\nStopping: no more submissions; letting the journal settle (Ctrl-C again to quit at once)");
     stop();
   });
-  const bar = await progressBar(output.terminal(), options.total, written.names.size);
+  const bar = await progressBar(output.terminal(), options.total, written.names.size, options.doneWord ?? "processed");
   const rate = new RateMeter();
   const started = Date.now();
   let stopped: AbortedError | undefined;
@@ -91,14 +103,14 @@ export async function runBatchShell(options: BatchShellOptions): Promise<Rendere
         await handle.datasync();
         written.names.add(outcome.name);
         if (outcome.status === "processed") written.processed += 1;
-        else written.failed.set(outcome.code ?? "UNKNOWN", (written.failed.get(outcome.code ?? "UNKNOWN") ?? 0) + 1);
+        else addFailure(written, { input: outcome.name, code: outcome.code ?? "UNKNOWN", message: messageIn(outcome.detail) });
       }
       bar?.written(written.names.size);
     }
   } catch (error) {
     if (!(error instanceof AbortedError && controller.signal.aborted)) {
       bar?.stop();
-      if (!output.json) output.note(`Stopped after ${seconds(started)} s: ${counts(written)}. Once that is fixed, resume with:\n  ${options.resumeCommand}`);
+      if (!output.json) output.note(`Stopped after ${seconds(started)} s: ${counts(written, options)}. Once that is fixed, resume with:\n  ${options.resumeCommand}`);
       throw error;
     }
     stopped = error;
@@ -131,7 +143,7 @@ async function checkStart(options: BatchShellOptions): Promise<void> {
  * document is handed back by the journal and written again whole).
  */
 async function readWritten(path: string): Promise<Written> {
-  const written: Written = { names: new Set(), processed: 0, failed: new Map() };
+  const written = emptyWritten();
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -148,17 +160,34 @@ async function readWritten(path: string): Promise<Written> {
     if (written.names.has(parsed.input)) continue;
     written.names.add(parsed.input);
     if (parsed.status === "processed") written.processed += 1;
-    else written.failed.set(parsed.code, (written.failed.get(parsed.code) ?? 0) + 1);
+    else addFailure(written, { input: parsed.input, code: parsed.code, message: parsed.message });
   }
   if (end < text.length) await truncate(path, Buffer.byteLength(text.slice(0, end)));
   return written;
 }
 
-function parse(line: string): { input: string; status: string; code: string } | undefined {
+function emptyWritten(): Written {
+  return { names: new Set(), processed: 0, failed: new Map(), failures: [] };
+}
+
+function addFailure(written: Written, failure: Failure): void {
+  written.failed.set(failure.code, (written.failed.get(failure.code) ?? 0) + 1);
+  if (written.failures.length < NAMED_FAILURES) written.failures.push(failure);
+}
+
+/** The error message of an outcome's `--out` line. */
+function messageIn(detail: Readonly<Record<string, unknown>>): string {
+  const error = detail["error"];
+  const message = error !== null && typeof error === "object" ? (error as { message?: unknown }).message : undefined;
+  return typeof message === "string" ? message : "";
+}
+
+function parse(line: string): { input: string; status: string; code: string; message: string } | undefined {
   try {
     const value = JSON.parse(line) as { input?: unknown; status?: unknown; error?: { code?: unknown } };
     if (typeof value.input !== "string" || (value.status !== "processed" && value.status !== "failed")) return undefined;
-    return { input: value.input, status: value.status, code: typeof value.error?.code === "string" ? value.error.code : "UNKNOWN" };
+    const code = typeof value.error?.code === "string" ? value.error.code : "UNKNOWN";
+    return { input: value.input, status: value.status, code, message: messageIn(value) };
   } catch {
     return undefined;
   }
@@ -219,20 +248,35 @@ function summary(options: BatchShellOptions, written: Written, rate: RateMeter, 
     ...(interrupted ? { interrupted: true, resume: options.resumeCommand } : {}),
   };
   const lines = [
-    `${interrupted ? "Interrupted" : "Finished"} in ${seconds(started)} s: ${counts(written)} of ${options.total} ${options.noun}${remaining > 0 ? `, ${remaining} to go` : ""}`,
+    `${interrupted ? "Interrupted" : "Finished"} in ${seconds(started)} s: ${counts(written, options)} of ${options.total} ${options.noun}${remaining > 0 ? `, ${remaining} to go` : ""}`,
     `Submitted ${rate.sent} in this run${perMinute === undefined ? "" : ` at ${Math.round(perMinute)}/min`}${
       tier === undefined ? "" : ` against a tier of ${Math.round(tier)}/min${perMinute === undefined ? "" : ` (${Math.round((perMinute / tier) * 100)} %)`}`
     }`,
+    ...failureLines(written, failed, options.out),
     `Results: ${options.out}`,
     ...(interrupted ? ["Nothing is lost. Resume with:", `  ${options.resumeCommand}`] : []),
   ];
   return { data, text: lines.join("\n"), exitCode: interrupted ? 130 : failed > 0 || remaining > 0 ? 1 : 0 };
 }
 
-function counts(written: Written): string {
+function counts(written: Written, options: Pick<BatchShellOptions, "doneWord">): string {
   const failed = [...written.failed].sort(([a], [b]) => a.localeCompare(b));
   const total = failed.reduce((sum, [, n]) => sum + n, 0);
-  return `${written.processed} processed, ${total} failed${total === 0 ? "" : ` (${failed.map(([code, n]) => `${code} ${n}`).join(", ")})`}`;
+  const done = `${written.processed} ${options.doneWord ?? "processed"}`;
+  return `${done}, ${total} failed${total === 0 ? "" : ` (${failed.map(([code, n]) => `${code} ${n}`).join(", ")})`}`;
+}
+
+/** The failures by name, the first few of them: a failure is never only a count. */
+function failureLines(written: Written, failed: number, out: string): string[] {
+  if (failed === 0) return [];
+  const lines = written.failures.map((f) => `  ${f.input}: ${f.code}${f.message === "" ? "" : ` ${oneLine(f.message, 160)}`}`);
+  const more = failed - written.failures.length;
+  return ["Failed:", ...lines, ...(more > 0 ? [`  and ${more} more: their lines in ${out} say why`] : [])];
+}
+
+function oneLine(text: string, max: number): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
 }
 
 function seconds(since: number): string {
@@ -261,14 +305,14 @@ interface Bar {
 }
 
 /** A progress bar on the terminal, if there is one; `cli-progress` is loaded only then. */
-async function progressBar(terminal: ProgressTerminal | undefined, total: number, start: number): Promise<Bar | undefined> {
+async function progressBar(terminal: ProgressTerminal | undefined, total: number, start: number, doneWord: string): Promise<Bar | undefined> {
   if (terminal === undefined) return undefined;
   // A CommonJS module: its exports arrive as the default export.
   const { SingleBar, Presets } = (await import("cli-progress")).default;
   const bar = new SingleBar(
     {
       stream: terminal as unknown as NodeJS.WritableStream,
-      format: "{bar} {value}/{total} | {processed} processed, {failed} failed, {submitted} submitted | {eta_formatted} left",
+      format: `{bar} {value}/{total} | {processed} ${doneWord}, {failed} failed, {submitted} submitted | {eta_formatted} left`,
       hideCursor: true,
       clearOnComplete: true,
       etaBuffer: 50,

@@ -48,6 +48,7 @@ export async function runEmulator(options: EmulatorCommandOptions): Promise<numb
     roboflow: {
       url: roboflow.url,
       deployments_url: roboflow.deploymentsUrl,
+      inference_url: roboflow.inferenceUrl,
       api_key: ROBOFLOW_EMULATOR_KEY,
       workspace: ROBOFLOW_EMULATOR_WORKSPACE,
     },
@@ -65,15 +66,16 @@ export async function runEmulator(options: EmulatorCommandOptions): Promise<numb
         "",
         `anyformat  ${anyformat.url}  key ${ANYFORMAT_EMULATOR_KEY}`,
         `roboflow   ${roboflow.url}  key ${ROBOFLOW_EMULATOR_KEY}  workspace ${ROBOFLOW_EMULATOR_WORKSPACE}`,
-        `           deployments ${roboflow.deploymentsUrl}`,
+        `           deployments ${roboflow.deploymentsUrl}  inference ${roboflow.inferenceUrl}`,
         faultList.length === 0
           ? "no faults injected (--faults NAME=RATE,... injects them)"
           : `faults     ${faultList.map(([name, rate]) => `${name} ${rate}`).join(", ")} (seed ${options.seed ?? 1})`,
         `limits     anyformat ${describeLimits(options.rateLimits)}`,
         "",
+        // The deployments and inference URLs follow a base URL other than Roboflow's: no export of their own.
         "Point the CLI (or the clients) at them:",
         `  export ANYFORMAT_BASE_URL=${anyformat.url} ANYFORMAT_API_KEY=${ANYFORMAT_EMULATOR_KEY}`,
-        `  export ROBOFLOW_BASE_URL=${roboflow.url} ROBOFLOW_DEPLOYMENTS_URL=${roboflow.deploymentsUrl} ROBOFLOW_API_KEY=${ROBOFLOW_EMULATOR_KEY} ROBOFLOW_WORKSPACE=${ROBOFLOW_EMULATOR_WORKSPACE}`,
+        `  export ROBOFLOW_BASE_URL=${roboflow.url} ROBOFLOW_API_KEY=${ROBOFLOW_EMULATOR_KEY} ROBOFLOW_WORKSPACE=${ROBOFLOW_EMULATOR_WORKSPACE}`,
       ].join("\n"),
     );
   }

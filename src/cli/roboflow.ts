@@ -1,27 +1,33 @@
 /** `faultline roboflow ...`: one small handler per command, over the `Roboflow` client. */
-import { Roboflow } from "../roboflow/client.js";
+import { Roboflow, type RoboflowOptions } from "../roboflow/client.js";
 import type { ExportStatus, ProjectSummary, TrashItem, VersionSummary, WorkflowSummary, Deployment } from "../roboflow/schemas.js";
 import { AbortedError, CredentialsError } from "../core/errors.js";
 import { commonClientOptions, firstSet, type CommandContext, type Handler } from "./context.js";
 import { listing, whole } from "./listing.js";
 import { deleted, keyValues, restored, table, when, type Rendered } from "./output.js";
+import { imageOf, predictionsText, workflowOutputsText } from "./predictions.js";
 
 /** The key this invocation would use, for masking and for the client. */
 export function roboflowKey(ctx: Pick<CommandContext, "options" | "env">): string | undefined {
   return firstSet(ctx.options.apiKey, ctx.env["ROBOFLOW_API_KEY"]);
 }
 
-/** A client for the invocation; a missing key is refused here, before anything is sent. */
-function client(ctx: CommandContext): Roboflow {
+/** Where and as whom the invocation calls Roboflow, from flags then environment; a missing key is refused here. */
+export function roboflowTarget(ctx: Pick<CommandContext, "options" | "env">): RoboflowOptions {
   const apiKey = roboflowKey(ctx);
   if (apiKey === undefined) throw new CredentialsError("No Roboflow API key");
-  return new Roboflow({
+  return {
     apiKey,
     workspace: firstSet(ctx.options.workspace, ctx.env["ROBOFLOW_WORKSPACE"]),
     baseUrl: firstSet(ctx.options.baseUrl, ctx.env["ROBOFLOW_BASE_URL"]),
     deploymentsUrl: firstSet(ctx.options.deploymentsUrl, ctx.env["ROBOFLOW_DEPLOYMENTS_URL"]),
-    ...commonClientOptions(ctx),
-  });
+    inferenceUrl: firstSet(ctx.options.inferenceUrl, ctx.env["ROBOFLOW_INFERENCE_URL"]),
+  };
+}
+
+/** A client for the invocation, before anything is sent. */
+function client(ctx: CommandContext): Roboflow {
+  return new Roboflow({ ...roboflowTarget(ctx), ...commonClientOptions(ctx) });
 }
 
 /** Runs `work` with a client and closes its connection pool after, so the process can end. */
@@ -97,6 +103,19 @@ function readableConfig(config: unknown): unknown {
 }
 
 export const ROBOFLOW_HANDLERS: Readonly<Record<string, Handler>> = {
+  // Its own module, loaded only when used: the batch machinery costs the other commands nothing.
+  upload: (ctx) => import("./roboflow-upload.js").then((upload) => upload.runRoboflowUpload(ctx)),
+
+  infer: (ctx) =>
+    withClient(ctx, async (rf) => {
+      const model = arg(ctx, "project/version");
+      const result = await rf.models.predict(model, imageOf(arg(ctx, "image")), {
+        confidence: ctx.flags.confidence,
+        overlap: ctx.flags.overlap,
+      });
+      return { data: result, text: () => predictionsText(model, result) };
+    }),
+
   "project list": (ctx) =>
     withClient(ctx, (rf) =>
       listing(ctx, whole(rf.projects.list()), { columns: projectColumns, empty: "No projects.", noun: "projects" }),
@@ -195,6 +214,12 @@ export const ROBOFLOW_HANDLERS: Readonly<Record<string, Handler>> = {
       return { data: workflow, text: () => keyValues({ ...workflow, config: readableConfig(workflow.config) }) };
     }),
 
+  "workflow run": (ctx) =>
+    withClient(ctx, async (rf) => {
+      const result = await rf.workflows.run(arg(ctx, "id"), { image: imageOf(ctx.flags.image ?? "") });
+      return { data: result, text: () => workflowOutputsText(result) };
+    }),
+
   "deployment list": (ctx) =>
     withClient(ctx, (rf) =>
       listing(ctx, whole(rf.deployments.list()), { columns: deploymentColumns, empty: "No deployments.", noun: "deployments" }),
@@ -215,6 +240,11 @@ export function roboflowNotFoundHint(
 ): string {
   if (action === "restore") return "Run 'faultline roboflow trash list' to see what is in Trash";
   switch (resource) {
+    case "infer": {
+      // The model is a project's version: either may be missing, or the version may have no trained model.
+      const project = (args["project/version"] ?? "").split("/")[0] || "<project>";
+      return `Run 'faultline roboflow project get ${project}' to see its versions (a model is a version that was trained)`;
+    }
     case "version":
       return `Run 'faultline roboflow project get ${args["project"] ?? "<project>"}' to see its versions`;
     case "workflow":

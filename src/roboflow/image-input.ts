@@ -52,6 +52,11 @@ const IMAGE_TYPES: Readonly<Record<string, string>> = {
   ".heif": "image/heif",
 };
 
+/** Whether a file's name says it is an image Roboflow takes (by its extension): how a folder's images are told from the rest. */
+export function isImageName(name: string): boolean {
+  return Object.hasOwn(IMAGE_TYPES, extname(name).toLowerCase());
+}
+
 /** What to do about a Workflow image over its limit. */
 export const WORKFLOW_IMAGE_HINT =
   "A Workflow takes its images as base64 in a body of at most 20 MB, so 15 MB of image at most: shrink it, or pass { url } for the host to fetch.";

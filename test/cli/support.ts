@@ -29,6 +29,8 @@ export interface CliOptions {
   /** Written to the CLI's stdin, which is then closed. */
   readonly stdin?: string | Uint8Array | undefined;
   readonly timeoutMs?: number | undefined;
+  /** The CLI's current folder [the test's]. */
+  readonly cwd?: string | undefined;
 }
 
 /** The test runner's environment without anything that could point the CLI at a real API. */
@@ -58,6 +60,7 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Chi
   const child = spawn(process.execPath, [CLI, ...args], {
     env: cleanEnv(options.env),
     stdio: ["pipe", "pipe", "pipe"],
+    cwd: options.cwd,
   });
   running.add(child);
   child.on("exit", () => running.delete(child));

@@ -1,8 +1,12 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DATA_TYPES } from "../../src/anyformat/data-types.js";
 import { COMMANDS, commandName } from "../../src/cli/args.js";
 import { FAULT_NAMES } from "../../src/testing/faults.js";
 import { startEmulator } from "../../src/testing/server.js";
+import { png } from "../helpers/images.js";
 import { expectFailure, MODES, runCli, startCli } from "./support.js";
 
 describe.concurrent("faultline help", () => {
@@ -102,7 +106,7 @@ describe.concurrent("faultline help", () => {
 
   it("lists every command and the exit codes at the top level", async () => {
     const result = await runCli(["--help"]);
-    for (const command of ["anyformat run", "anyformat results", "roboflow trash list", "roboflow deployment get", "emulator", "demo"]) {
+    for (const command of ["anyformat run", "anyformat results", "roboflow trash list", "roboflow deployment get", "roboflow upload", "roboflow infer", "roboflow workflow run", "emulator", "demo"]) {
       expect(result.stdout).toContain(`faultline ${command}`);
     }
     expect(result.stdout).toMatch(/2 +authentication/);
@@ -143,6 +147,9 @@ const USAGE_ERRORS: readonly { readonly why: string; readonly args: readonly str
   { why: "an unknown rate-limit tier", args: ["emulator", "--rate-limit", "uploads=2/1s"], message: /submission or general/ },
   { why: "two windows in --rate-limit", args: ["emulator", "--rate-limit", "submission=2/1s,general=5/2s"], message: /same/ },
   { why: "--faults on an API command", args: ["--faults", "reset=1", "roboflow", "project", "list"], message: /--faults/ },
+  { why: "a --split that is no split", args: ["roboflow", "upload", "widgets", ".", "--split", "training"], message: /--split takes train, valid, test/ },
+  { why: "a --confidence that is not a fraction", args: ["roboflow", "infer", "widgets/2", "w.jpg", "--confidence", "high"], message: /--confidence takes a number from 0 to 1/ },
+  { why: "a Roboflow URL on an anyformat command", args: ["--inference-url", "http://127.0.0.1:1", "anyformat", "workflows", "list"], message: /--inference-url/ },
 ];
 
 for (const mode of MODES) {
@@ -176,10 +183,20 @@ describe("faultline emulator", () => {
     const first = await firstLine(child.stdout);
     const info = JSON.parse(first) as {
       anyformat: { url: string; api_key: string };
-      roboflow: { url: string; deployments_url: string; api_key: string; workspace: string };
+      roboflow: { url: string; deployments_url: string; inference_url: string; api_key: string; workspace: string };
     };
     expect(info.anyformat.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(info.roboflow).toMatchObject({ api_key: "rf-emulator-key", workspace: "acme" });
+    expect(info.roboflow).toMatchObject({ api_key: "rf-emulator-key", workspace: "acme", inference_url: `${info.roboflow.url}/inference` });
+
+    // The base URL is all the CLI needs: the inference host follows it.
+    const dir = await mkdtemp(join(tmpdir(), "faultline-emulator-"));
+    await writeFile(join(dir, "widget.png"), png(32, 24, 5));
+    const inferred = await runCli(["--json", "roboflow", "infer", "widgets/2", join(dir, "widget.png")], {
+      env: { ROBOFLOW_BASE_URL: info.roboflow.url, ROBOFLOW_API_KEY: info.roboflow.api_key },
+    });
+    await rm(dir, { recursive: true, force: true });
+    expect(inferred.code, inferred.stderr).toBe(0);
+    expect(JSON.parse(inferred.stdout)).toMatchObject({ kind: "detection", image: { width: 32, height: 24 } });
 
     const projects = await runCli(["--json", "roboflow", "project", "list"], {
       env: {
@@ -211,6 +228,9 @@ describe("faultline emulator", () => {
     });
     expect(stdout).toMatch(/anyformat +http:\/\/127\.0\.0\.1:\d+ +key af-emulator-key/);
     expect(stdout).toContain("export ROBOFLOW_BASE_URL=");
+    expect(stdout).toMatch(/inference http:\/\/127\.0\.0\.1:\d+\/inference/);
+    // Derived from the base URL: no export of their own.
+    expect(stdout).not.toContain("ROBOFLOW_DEPLOYMENTS_URL");
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     child.kill("SIGINT");
     expect(await exited).toBe(0);

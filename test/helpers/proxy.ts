@@ -15,8 +15,16 @@ export interface ProxiedRequest {
   readonly body: Buffer;
 }
 
-/** What to do with a request: pass it on, answer it here, or pass it on and never answer. */
-export type ProxyDecision = "forward" | "withhold" | { readonly status: number; readonly json: unknown };
+/**
+ * What to do with a request: pass it on (at once, or after a delay), answer it here, pass it on and never
+ * answer, or pass it on and never answer if the target's status says so (the rest are answered).
+ */
+export type ProxyDecision =
+  | "forward"
+  | "withhold"
+  | { readonly forwardAfterMs: number }
+  | { readonly withholdIf: (status: number) => boolean; readonly forwardAfterMs?: number }
+  | { readonly status: number; readonly json: unknown };
 
 export interface Proxy {
   readonly url: string;
@@ -40,19 +48,31 @@ export async function startProxy(
       const body = Buffer.concat(chunks);
       const seen: ProxiedRequest = { method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, body };
       const decision = decide(seen);
+      if (typeof decision === "object" && "withholdIf" in decision) {
+        setTimeout(() => forward(seen, decision.withholdIf), decision.forwardAfterMs ?? 0);
+        return;
+      }
+      if (typeof decision === "object" && "forwardAfterMs" in decision) {
+        setTimeout(() => forward(seen, "forward"), decision.forwardAfterMs);
+        return;
+      }
       if (typeof decision === "object") {
         res.writeHead(decision.status, { "content-type": "application/json" });
         res.end(JSON.stringify(decision.json));
         return;
       }
+      forward(seen, decision);
+    });
+
+    function forward(seen: ProxiedRequest, decision: "forward" | "withhold" | ((status: number) => boolean)): void {
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(req.headers)) {
         if (value !== undefined && name !== "host" && name !== "connection") headers[name] = Array.isArray(value) ? value.join(", ") : value;
       }
-      request(`${target}${seen.path}`, { method: seen.method as "GET", headers, body: seen.method === "GET" ? null : body })
+      request(`${target}${seen.path}`, { method: seen.method as "GET", headers, body: seen.method === "GET" ? null : seen.body })
         .then(async (answer) => {
           const text = await answer.body.arrayBuffer();
-          if (decision === "withhold") {
+          if (decision === "withhold" || (typeof decision === "function" && decision(answer.statusCode))) {
             withheld.push({ path: seen.path, status: answer.statusCode });
             onWithheld(seen.path, answer.statusCode);
             return;
@@ -67,7 +87,7 @@ export async function startProxy(
           res.end(Buffer.from(text));
         })
         .catch(() => res.destroy());
-    });
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;

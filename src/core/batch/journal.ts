@@ -29,6 +29,8 @@ export type JournalRecord =
   | { readonly event: "intent"; readonly key: string; readonly label: string; readonly at: number }
   /** The server accepted it; `ref` is its handle there (a collection id). */
   | { readonly event: "submitted"; readonly key: string; readonly ref: string }
+  /** About to take the document's second step, one that writes (tasks whose `collect` changes the server). */
+  | { readonly event: "collecting"; readonly key: string }
   /** Finished well; about to be reported. */
   | { readonly event: "done"; readonly key: string }
   /** Finished badly with `code`; about to be reported. */
@@ -45,6 +47,8 @@ export interface JournalEntry {
   readonly at: number | undefined;
   /** The server's handle, once known. */
   readonly ref: string | undefined;
+  /** Whether the second step was begun for this submission: what it writes may be there already, made by this batch. */
+  readonly collecting: boolean;
   /** The error code of a failure. */
   readonly code: string | undefined;
   /** Whether its outcome reached the caller. */
@@ -65,7 +69,7 @@ export interface BatchJournal {
 
 const FORMAT = "faultline.batch-journal";
 const VERSION = 1;
-const EVENTS = new Set(["intent", "submitted", "done", "failed", "delivered"]);
+const EVENTS = new Set(["intent", "submitted", "collecting", "done", "failed", "delivered"]);
 
 /** A journal kept in memory only: a batch without a `journal` path still never submits a document twice. */
 export function memoryJournal(): BatchJournal {
@@ -275,16 +279,27 @@ function fold(entries: Map<string, JournalEntry>, record: JournalRecord, path: s
   };
   if (!EVENTS.has(record.event) || typeof record.key !== "string") bad();
   const previous = entries.get(record.key);
-  const base: JournalEntry = previous ?? { state: "intent", label: undefined, at: undefined, ref: undefined, code: undefined, delivered: false };
+  const base: JournalEntry = previous ?? {
+    state: "intent",
+    label: undefined,
+    at: undefined,
+    ref: undefined,
+    collecting: false,
+    code: undefined,
+    delivered: false,
+  };
   switch (record.event) {
     case "intent":
       if (typeof record.label !== "string" || typeof record.at !== "number") bad();
       // A new submission: whatever happened before it (a failure not yet delivered) is superseded.
-      entries.set(record.key, { ...base, state: "intent", label: record.label, at: record.at, ref: undefined, code: undefined, delivered: false });
+      entries.set(record.key, { ...base, state: "intent", label: record.label, at: record.at, ref: undefined, collecting: false, code: undefined, delivered: false });
       return;
     case "submitted":
       if (typeof record.ref !== "string") bad();
       entries.set(record.key, { ...base, state: "submitted", ref: record.ref });
+      return;
+    case "collecting":
+      entries.set(record.key, { ...base, collecting: true });
       return;
     case "done":
       entries.set(record.key, { ...base, state: "done", delivered: false });

@@ -44,6 +44,25 @@ export interface Submitted {
   readonly rateLimit?: RateLimit | undefined;
 }
 
+/**
+ * What the journal knows of earlier tries of a document's second step, for the submission it follows.
+ *
+ * @example
+ * ```ts
+ * const collect = async (input: string, ref: string, signal: AbortSignal, history: CollectHistory) =>
+ *   history.done ? { ref } : annotate(ref, { signal, alreadyOurs: history.begun });
+ * ```
+ */
+export interface CollectHistory {
+  /**
+   * An earlier try began it (in this run, or in one the journal records, for a task whose `collect`
+   * writes): what it writes may be on the server already, put there by this batch.
+   */
+  readonly begun: boolean;
+  /** An earlier run finished it; only its outcome was not delivered. */
+  readonly done: boolean;
+}
+
 /** One API's part of a batch. */
 export interface BatchTask<I, T> {
   /** Written in the journal: a journal of another batch is refused. */
@@ -52,8 +71,17 @@ export interface BatchTask<I, T> {
   describe(input: I): BatchItem;
   /** Sends the document. Not safe to repeat: the runner records its intent first. */
   submit(input: I, item: BatchItem, signal: AbortSignal): Promise<Submitted>;
-  /** Waits for a submitted document's result. Safe to repeat. */
-  collect(input: I, ref: string, signal: AbortSignal): Promise<T>;
+  /**
+   * Takes a submitted document to its result: a wait, safe to repeat, or (with `collectWrites`) a second
+   * write, which `history` tells apart from one an earlier try of this batch already made.
+   */
+  collect(input: I, ref: string, signal: AbortSignal, history: CollectHistory): Promise<T>;
+  /**
+   * Whether `collect` changes the server for this input (it annotates what was uploaded, say) rather than
+   * waits: the runner then journals its start, so that a resumed run can tell the write it finds from
+   * another's [never].
+   */
+  collectWrites?(input: I): boolean;
   /**
    * Finds which of `items` the server already holds, by key; refs in `claimed` belong to other documents.
    * An item not in the answer never reached the server, and will be submitted again.
@@ -352,7 +380,9 @@ class Run<I, T> {
 
   /** Takes one document to its end; `undefined` when an earlier run already delivered it. */
   async #process(doc: Doc<I>): Promise<BatchResult<I, T> | undefined> {
-    const { input, item, entry } = doc;
+    const { input, item } = doc;
+    // What the journal says of this document, as long as its submission is the one the journal knows.
+    let entry = doc.entry;
     if (doc.problem !== undefined || item === undefined) return { input, status: "failed", error: doc.problem as FaultlineError };
     if (entry?.delivered === true && (entry.state === "done" || entry.state === "failed")) {
       if (entry.ref !== undefined) this.#counts.submitted += 1;
@@ -369,9 +399,11 @@ class Run<I, T> {
     if (ref !== undefined) this.#counts.submitted += 1;
 
     const rounds = this.#options.maxRounds ?? DEFAULT_MAX_ROUNDS;
+    let collected = false;
     for (let round = 1; ; round++) {
       let trouble: FaultlineError;
       if (ref === undefined) {
+        entry = undefined;
         const sent = await this.#submit(input, item);
         if ("ref" in sent) {
           ref = sent.ref;
@@ -380,8 +412,11 @@ class Run<I, T> {
         }
         trouble = sent.error;
       } else {
+        // Outside the try: a journal that cannot be written stops the batch, as it does for an intent.
+        const history = await this.#beginCollect(input, item.key, entry, collected);
+        collected = true;
         try {
-          return { input, status: "processed", value: await this.#task.collect(input, ref, this.#stop.signal) };
+          return { input, status: "processed", value: await this.#task.collect(input, ref, this.#stop.signal, history) };
         } catch (error) {
           trouble = this.#judged(error, "collect");
         }
@@ -394,6 +429,16 @@ class Run<I, T> {
       }
       await sleep(retryAfter(trouble) ?? backoffMs(round), this.#stop.signal);
     }
+  }
+
+  /**
+   * What earlier tries of the document's second step left: `tried` in this run, or the journal's record of
+   * an earlier run. A task whose `collect` writes has its first try journalled before it is made.
+   */
+  async #beginCollect(input: I, key: string, entry: JournalEntry | undefined, tried: boolean): Promise<CollectHistory> {
+    const begun = tried || entry?.collecting === true;
+    if (!begun && this.#task.collectWrites?.(input) === true) await this.#journal.record({ event: "collecting", key });
+    return { begun, done: entry?.state === "done" };
   }
 
   /**

@@ -50,6 +50,7 @@ describe("the batch journal", () => {
     await first.record({ event: "delivered", key: "a" });
     await first.record({ event: "intent", key: "b", label: "b.pdf", at: 11 });
     await first.record({ event: "submitted", key: "b", ref: "c-b" });
+    await first.record({ event: "collecting", key: "b" });
     await first.record({ event: "intent", key: "c", label: "c.pdf", at: 12 });
     await first.record({ event: "intent", key: "d", label: "d.pdf", at: 13 });
     await first.record({ event: "failed", key: "d", code: "VALIDATION_ERROR" });
@@ -57,24 +58,26 @@ describe("the batch journal", () => {
 
     const again = await openJournal(path, ID);
     expect(Object.fromEntries(again.entries)).toEqual({
-      a: { state: "done", label: "a.pdf", at: 10, ref: "c-a", code: undefined, delivered: true },
-      b: { state: "submitted", label: "b.pdf", at: 11, ref: "c-b", code: undefined, delivered: false },
-      c: { state: "intent", label: "c.pdf", at: 12, ref: undefined, code: undefined, delivered: false },
-      d: { state: "failed", label: "d.pdf", at: 13, ref: undefined, code: "VALIDATION_ERROR", delivered: false },
+      a: { state: "done", label: "a.pdf", at: 10, ref: "c-a", collecting: false, code: undefined, delivered: true },
+      b: { state: "submitted", label: "b.pdf", at: 11, ref: "c-b", collecting: true, code: undefined, delivered: false },
+      c: { state: "intent", label: "c.pdf", at: 12, ref: undefined, collecting: false, code: undefined, delivered: false },
+      d: { state: "failed", label: "d.pdf", at: 13, ref: undefined, collecting: false, code: "VALIDATION_ERROR", delivered: false },
     });
     expect(again.lastWrittenAt).toBeGreaterThan(0);
     await again.close();
   });
 
-  it("a new intent supersedes a failure that was never delivered", async () => {
+  it("a new intent supersedes a failure that was never delivered, and a second step begun for the submission before it", async () => {
     const path = await journalPath();
     const journal = await openJournal(path, ID);
     await journal.record({ event: "intent", key: "a", label: "a.pdf", at: 1 });
+    await journal.record({ event: "submitted", key: "a", ref: "c-a" });
+    await journal.record({ event: "collecting", key: "a" });
     await journal.record({ event: "failed", key: "a", code: "INTERNAL_ERROR" });
     await journal.record({ event: "intent", key: "a", label: "a.pdf", at: 2 });
     await journal.close();
     const again = await openJournal(path, ID);
-    expect(again.entries.get("a")).toMatchObject({ state: "intent", at: 2, code: undefined, delivered: false });
+    expect(again.entries.get("a")).toMatchObject({ state: "intent", at: 2, ref: undefined, collecting: false, code: undefined, delivered: false });
     await again.close();
   });
 

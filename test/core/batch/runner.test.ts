@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openJournal } from "../../../src/core/batch/journal.js";
-import { runBatch, type BatchProgress, type BatchResult, type BatchTask, type InFlight, type Verdict } from "../../../src/core/batch/runner.js";
+import { runBatch, type BatchProgress, type BatchResult, type BatchTask, type CollectHistory, type InFlight, type Verdict } from "../../../src/core/batch/runner.js";
 import {
   AbortedError,
   ConnectionError,
@@ -345,6 +345,47 @@ describe("runBatch", () => {
       expect(records.filter((r) => r.event === "delivered").map((r) => r.key)).toEqual(["d0", "d1", "d2", "d3", "d4", "d5"]);
     });
 
+    it("journals the start of a second step that writes, and tells that step whether an earlier try began or finished it", async () => {
+      const path = await tempJournal();
+      const server = new FakeServer();
+      const now = Date.now();
+      for (const key of ["begun", "finished", "answered"]) server.made.set(`ref-${key}`, { key, label: key, at: now - 1_000 });
+      const journal = await openJournal(path, server.task().identity);
+      for (const key of ["begun", "finished", "answered"]) {
+        await journal.record({ event: "intent", key, label: key, at: now - 1_000 });
+        await journal.record({ event: "submitted", key, ref: `ref-${key}` });
+      }
+      await journal.record({ event: "collecting", key: "begun" });
+      await journal.record({ event: "collecting", key: "finished" });
+      await journal.record({ event: "done", key: "finished" });
+      await journal.close();
+
+      // Every document's second step writes but the one named "reads".
+      const task: BatchTask<Doc, string> = { ...server.task(), collectWrites: (doc) => doc.name !== "reads" };
+      const original = task.collect;
+      const histories: Record<string, CollectHistory[]> = {};
+      let refusals = 0;
+      task.collect = async (doc, ref, signal, history) => {
+        (histories[doc.name] ??= []).push(history);
+        // The first try of the new document meets passing trouble: its second try knows the first began.
+        if (doc.name === "new" && refusals++ === 0) throw apiError(503, "SERVICE_UNAVAILABLE", true);
+        return original(doc, ref, signal, history);
+      };
+      const inputs = ["begun", "finished", "answered", "new", "reads"].map((name) => ({ name }));
+      const results = await collect(runBatch(task, inputs, { journal: path, settleMs: 5, concurrency: 1 }));
+      expect(results.map((r) => r.status)).toEqual(["processed", "processed", "processed", "processed", "processed"]);
+      expect(histories).toEqual({
+        begun: [{ begun: true, done: false }],
+        finished: [{ begun: true, done: true }],
+        answered: [{ begun: false, done: false }],
+        new: [{ begun: false, done: false }, { begun: true, done: false }],
+        reads: [{ begun: false, done: false }],
+      });
+      const records = (await readFile(path, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { event?: string; key?: string });
+      // Once per submission, before its first try: never for one the journal already says was begun.
+      expect(records.filter((r) => r.event === "collecting").map((r) => r.key)).toEqual(["begun", "finished", "answered", "new"]);
+    });
+
     it("writes each state change before acting on it: intent before the submission, done before the outcome", async () => {
       const path = await tempJournal();
       const server = new FakeServer();
@@ -365,6 +406,8 @@ describe("runBatch", () => {
       }
       expect(atSubmit[0]).toEqual(["intent d0"]);
       expect(atSubmit[1]).toContain("intent d1");
+      // A task whose second step only waits has nothing more journalled.
+      expect((await journalAt()).filter((line) => line.startsWith("collecting"))).toEqual([]);
     });
   });
 });
