@@ -18,6 +18,13 @@ export { APIPromise, type ApiResponse } from "./core/api-promise.js";
 export { PagePromise, type Page, type PageData } from "./core/pagination.js";
 export type { Logger, RequestOptions, ClientOptions } from "./core/transport.js";
 export type { RetryInfo } from "./core/retry.js";
+export type { LogLevel } from "./core/log.js";
+
+// Pacing, outages: the options that tune them and the state they report
+export type { RateLimitOptions, RateLimitWaitInfo } from "./core/governor/governor.js";
+export type { RateLimitStore, RateObservation, Slot, TierPolicy } from "./core/governor/store.js";
+export type { CircuitBreakerOptions, CircuitState, CircuitStateName } from "./core/breaker.js";
+export type { RetryBudgetOptions, RetryBudgetState } from "./core/budget.js";
 export type { FileInput, FileParam } from "./core/upload.js";
 
 // anyformat shapes

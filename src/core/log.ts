@@ -3,7 +3,15 @@
  * fallbacks at `warn`. Keys are masked before a line is made. A logger never fails a call.
  */
 
-/** How much faultline logs, from nothing to one line per attempt. */
+/**
+ * How much faultline logs, from nothing to one line per attempt.
+ *
+ * @example
+ * ```ts
+ * const level: LogLevel = "debug";
+ * const af = new Anyformat({ logLevel: level });
+ * ```
+ */
 export type LogLevel = "off" | "error" | "warn" | "info" | "debug";
 
 /**

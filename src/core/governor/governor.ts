@@ -8,7 +8,14 @@ import { createHash } from "node:crypto";
 import { AbortedError, RateLimitedError, TimeoutError } from "../errors.js";
 import { MemoryRateLimitStore, type RateLimitStore, type RateObservation, type Slot, type TierPolicy } from "./store.js";
 
-/** `rateLimit` as a client takes it. */
+/**
+ * `rateLimit` as a client takes it.
+ *
+ * @example
+ * ```ts
+ * const af = new Anyformat({ rateLimit: { tiers: { submission: { limit: 10, windowMs: 2_000 } } } });
+ * ```
+ */
 export interface RateLimitOptions {
   /** Where tiers are counted: this process by default, or a fleet's (`createRedisRateLimitStore`). */
   readonly store?: RateLimitStore | undefined;
@@ -16,7 +23,14 @@ export interface RateLimitOptions {
   readonly tiers?: Readonly<Record<string, { readonly limit: number; readonly windowMs: number }>> | undefined;
 }
 
-/** What `onRateLimitWait` is told when a call must wait for a slot. */
+/**
+ * What `onRateLimitWait` is told when a call must wait for a slot.
+ *
+ * @example
+ * ```ts
+ * const af = new Anyformat({ onRateLimitWait: ({ tier, waitMs }) => console.log(`${tier}: waiting ${waitMs} ms`) });
+ * ```
+ */
 export interface RateLimitWaitInfo {
   readonly tier: string;
   /** How long the wait is expected to last. */

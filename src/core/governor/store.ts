@@ -4,7 +4,14 @@
  * the default, and `faultline/redis` gives one that a fleet of processes shares.
  */
 
-/** A tier's size: `limit` requests per `windowMs`. */
+/**
+ * A tier's size: `limit` requests per `windowMs`.
+ *
+ * @example
+ * ```ts
+ * const submission: TierPolicy = { limit: 20, windowMs: 2_000, explicit: true };
+ * ```
+ */
 export interface TierPolicy {
   readonly limit: number;
   readonly windowMs: number;
@@ -54,6 +61,14 @@ export interface RateObservation {
 /**
  * A shared account of slots. Both methods must be atomic per key (the Redis store runs each as one script).
  * `policy` is the tier's assumed or configured size; `undefined` when nothing is known (pace from 429s only).
+ * faultline ships two: the in-process default and `createRedisRateLimitStore()` from `faultline/redis`.
+ *
+ * @example
+ * ```ts
+ * import { createRedisRateLimitStore } from "faultline/redis";
+ * const store: RateLimitStore = createRedisRateLimitStore({ url: process.env.REDIS_URL });
+ * const af = new Anyformat({ rateLimit: { store } });
+ * ```
  */
 export interface RateLimitStore {
   take(key: string, policy: TierPolicy | undefined): Slot | Promise<Slot>;
