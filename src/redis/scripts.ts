@@ -37,7 +37,8 @@ if now == nil then
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local f = redis.call('HMGET', key, 'id', 'count', 'end', 'endKnown', 'limit', 'windowMs', 'blockedUntil', 'probed', 'probeUntil', 'share', 'hit', 'mine')
+local f = redis.call('HMGET', key, 'id', 'count', 'end', 'endKnown', 'limit', 'windowMs', 'blockedUntil', 'probed', 'probeUntil', 'share', 'hit', 'counted',
+  'pending', 'lastUsed', 'lastWindow', 'ours', 'others')
 -- A new hash numbers its windows from the time: a response to a slot taken before Redis lost its data
 -- (a restart) never matches a window opened after.
 local w = {
@@ -52,7 +53,12 @@ local w = {
   probeUntil = tonumber(f[9]) or 0,
   share = tonumber(f[10]) or 1,
   hit = f[11] == '1',
-  mine = tonumber(f[12]) or 0,
+  counted = f[12] == '1',
+  pending = tonumber(f[13]) or 0,
+  lastUsed = tonumber(f[14]) or 0,
+  lastWindow = tonumber(f[15]) or 0,
+  ours = tonumber(f[16]) or 0,
+  others = tonumber(f[17]) or 0,
 }
 
 local function num(x)
@@ -68,7 +74,9 @@ end
 local function save()
   redis.call('HSET', key, 'id', num(w.id), 'count', num(w.count), 'end', num(w.ends), 'endKnown', flag(w.endKnown),
     'limit', num(w.limit), 'windowMs', num(w.windowMs), 'blockedUntil', num(w.blockedUntil),
-    'probed', flag(w.probed), 'probeUntil', num(w.probeUntil), 'share', num(w.share), 'hit', flag(w.hit), 'mine', num(w.mine))
+    'probed', flag(w.probed), 'probeUntil', num(w.probeUntil), 'share', num(w.share), 'hit', flag(w.hit), 'counted', flag(w.counted),
+    'pending', num(w.pending), 'lastUsed', num(w.lastUsed), 'lastWindow', num(w.lastWindow),
+    'ours', num(w.ours), 'others', num(w.others))
   -- A week at most: a lying server's Retry-After of years must not make an out-of-range expiry.
   local live = math.max(w.ends, w.blockedUntil, w.probeUntil) - now
   live = math.min(math.max(live, 0), 604800000)
@@ -92,15 +100,29 @@ local function effectiveLimit()
   return w.limit
 end
 
--- sharedLimit, shrunk and regrown in store.ts.
+-- sharedLimit, shrunk, attribute and regrown in store.ts.
 local function sharedLimit(limit)
   if limit == nil then return nil end
   return math.max(1, math.floor(limit * w.share))
 end
 
 local function shrink(limit)
-  if limit == nil then w.share = w.share / 2; return end
-  w.share = math.min(w.share / 2, math.max(1, w.mine - 1) / math.max(1, limit))
+  if limit == nil or not w.counted then w.share = w.share / 2; return end
+  if w.others == 0 then return end
+  local ours = math.max(1, w.ours)
+  w.share = math.min(w.share / 2, ours / (ours + w.others))
+end
+
+local function attribute(used, window)
+  if used < w.lastUsed and window == w.lastWindow then return end
+  local counted = used - w.lastUsed
+  if used < w.lastUsed then counted = used end
+  local ours = math.min(counted, w.pending)
+  w.pending = w.pending - ours
+  w.ours = w.ours + ours
+  w.others = w.others + counted - ours
+  w.lastUsed = used
+  w.lastWindow = window
 end
 
 local function regrow(limit)
@@ -142,12 +164,11 @@ if now >= w.ends then
   w.endKnown = false
   regrow(full)
   w.hit = false
-  w.mine = 0
 end
 local limit = sharedLimit(full)
 if limit == nil or w.count < limit then
   w.count = w.count + 1
-  w.mine = w.mine + 1
+  w.pending = w.pending + 1
   save()
   return {1, w.id}
 end
@@ -177,6 +198,8 @@ if blockMs ~= nil then
   w.blockedUntil = math.max(w.blockedUntil, now + math.min(blockMs, MAX_BLOCK_MS))
   if not w.hit then
     if w.limit == nil then shrink(nil) else shrink(limit) end
+    w.ours = 0
+    w.others = 0
   end
   w.hit = true
   w.count = 9007199254740991
@@ -184,6 +207,10 @@ if blockMs ~= nil then
   w.endKnown = true
   save()
   return 1
+end
+if remaining ~= nil and limit ~= nil then
+  w.counted = true
+  attribute(limit - remaining, window or w.id)
 end
 if window ~= w.id then
   save()

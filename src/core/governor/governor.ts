@@ -232,6 +232,7 @@ export class Governor {
         cleanup: () => {
           const at = queue.indexOf(waiter);
           if (at >= 0) queue.splice(at, 1);
+          if (queue.length === 0) this.#unschedule(base.key);
           if (deadlineTimer !== undefined) clearTimeout(deadlineTimer);
           limits.signal?.removeEventListener("abort", onAbort);
         },
@@ -269,9 +270,17 @@ export class Governor {
       this.#wakeAt.delete(key);
       void this.#drain(key);
     }, delay);
-    // A queue only has waiters whose calls keep the process alive themselves: the wake-up need not.
-    timer.unref?.();
+    // Not unref'd: a call waiting in the queue has nothing else keeping its process alive (no socket, no
+    // timer of its own), and a script whose last call waits for a slot would end with the call unsettled.
     this.#timers.set(key, timer);
+  }
+
+  /** Drops the wake-up of a queue nobody waits in any more: it alone would keep the process alive. */
+  #unschedule(key: string): void {
+    const timer = this.#timers.get(key);
+    if (timer !== undefined) clearTimeout(timer);
+    this.#timers.delete(key);
+    this.#wakeAt.delete(key);
   }
 
   /**

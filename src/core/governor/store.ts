@@ -100,8 +100,17 @@ interface Window {
   share: number;
   /** Whether a 429 was met in the current window. */
   hit: boolean;
-  /** The slots this store granted in the current window (`count` also holds what the server counted for others). */
-  mine: number;
+  /** Whether the server says how many requests remain (`x-ratelimit-remaining`): then it can tell us we are alone. */
+  counted: boolean;
+  /** Slots this store granted that the server's count has not yet been seen to include. */
+  pending: number;
+  /** The server's count (limit - remaining) at the last answer that gave one. */
+  lastUsed: number;
+  /** Our window at that answer: a count that went down in a later window is a new server window, not a late answer. */
+  lastWindow: number;
+  /** Since the last cut: what the server counted that we sent, and what it counted that others sent. */
+  ours: number;
+  others: number;
 }
 
 /**
@@ -141,12 +150,32 @@ export function sharedLimit(limit: number | undefined, share: number): number | 
 }
 
 /**
- * The share after a window's first 429: half of it, or what this store got of the tier in the window (its
- * grants but the refused one) when that is less and the tier's size is the server's word: eight processes
- * that each burst the whole tier settle in one window, not in three.
+ * The share after a window's first 429. A server that counts (`x-ratelimit-remaining`) tells whether others
+ * use the tier: if its count never grew by more than this store sent, nobody else does, the 429 was not
+ * about the share (a fault, a proxy), and the share stands. If others took part, the share becomes this
+ * store's part of what the server counted, or half when that is more, so eight processes that each burst
+ * the whole tier settle in one window, not in three. A server that does not count gets halving.
  */
-export function shrunk(share: number, mine: number, limit: number | undefined): number {
-  return limit === undefined ? share / 2 : Math.min(share / 2, Math.max(1, mine - 1) / Math.max(1, limit));
+function shrunk(w: Pick<Window, "share" | "counted" | "ours" | "others">, limit: number | undefined): number {
+  if (limit === undefined || !w.counted) return w.share / 2;
+  if (w.others === 0) return w.share;
+  return Math.min(w.share / 2, Math.max(1, w.ours) / (Math.max(1, w.ours) + w.others));
+}
+
+/**
+ * Splits what the server counted since its last answer into ours (slots this store granted that were not
+ * yet seen counted) and others' (the rest). Answers overtaking each other make the server's count look
+ * lower: such an answer is skipped, unless a new window began (the server's count starts again).
+ */
+function attribute(w: Pick<Window, "pending" | "lastUsed" | "lastWindow" | "ours" | "others">, used: number, window: number): void {
+  if (used < w.lastUsed && window === w.lastWindow) return;
+  const counted = used < w.lastUsed ? used : used - w.lastUsed;
+  const ours = Math.min(counted, w.pending);
+  w.pending -= ours;
+  w.ours += ours;
+  w.others += counted - ours;
+  w.lastUsed = used;
+  w.lastWindow = window;
 }
 
 /** What a window that ended gives back to the share: a slot when no 429 came, none otherwise. */
@@ -186,12 +215,11 @@ export class MemoryRateLimitStore implements RateLimitStore {
       w.endKnown = false;
       w.share = regrown(w.share, w.hit, full);
       w.hit = false;
-      w.mine = 0;
     }
     const limit = sharedLimit(full, w.share);
     if (limit === undefined || w.count < limit) {
       w.count += 1;
-      w.mine += 1;
+      w.pending += 1;
       return { granted: true, window: w.id };
     }
     // A server that speaks x-ratelimit-* will bound this window with its first answer; until then its end is a
@@ -212,13 +240,21 @@ export class MemoryRateLimitStore implements RateLimitStore {
       const until = now + Math.min(o.blockMs, MAX_BLOCK_MS);
       w.blockedUntil = Math.max(w.blockedUntil, until);
       // What this store got is measured against the tier's size only when the server said it.
-      w.share = w.hit ? w.share : shrunk(w.share, w.mine, w.limit === undefined ? undefined : limit);
+      if (!w.hit) {
+        w.share = shrunk(w, w.limit === undefined ? undefined : limit);
+        w.ours = 0;
+        w.others = 0;
+      }
       w.hit = true;
       // The server's window is spent until then, and over by then: the next one opens when the block ends.
       w.count = Number.MAX_SAFE_INTEGER;
       w.end = w.blockedUntil;
       w.endKnown = true;
       return;
+    }
+    if (o.remaining !== undefined && limit !== undefined) {
+      w.counted = true;
+      attribute(w, limit - o.remaining, o.window ?? w.id);
     }
     if (o.window !== w.id) return;
     if (o.remaining !== undefined && limit !== undefined) w.count = Math.max(w.count, limit - o.remaining);
@@ -238,7 +274,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
   #window(key: string): Window {
     let w = this.#windows.get(key);
     if (w === undefined) {
-      w = { id: 0, count: 0, end: 0, endKnown: false, limit: undefined, windowMs: undefined, blockedUntil: 0, probed: false, probeUntil: 0, share: 1, hit: false, mine: 0 };
+      w = { id: 0, count: 0, end: 0, endKnown: false, limit: undefined, windowMs: undefined, blockedUntil: 0, probed: false, probeUntil: 0, share: 1, hit: false, counted: false, pending: 0, lastUsed: 0, lastWindow: 0, ours: 0, others: 0 };
       this.#windows.set(key, w);
     }
     return w;

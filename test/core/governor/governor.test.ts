@@ -3,6 +3,9 @@
  * calls take a slot before they are sent, in order, within their deadline and signal, and a tier's 429
  * holds every caller of that tier.
  */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { Anyformat, type AnyformatOptions } from "../../../src/anyformat/client.js";
 import { AbortedError, RateLimitedError, TimeoutError } from "../../../src/core/errors.js";
@@ -11,6 +14,20 @@ import { ANYFORMAT_EMULATOR_KEY } from "../../../src/testing/anyformat/app.js";
 import { MemoryRateLimitStore } from "../../../src/core/governor/store.js";
 import { startEmulator, type StartAnyformatOptions } from "../../../src/testing/server.js";
 import { json, scripted, timedFailure } from "../support.js";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** Runs `body` as an ES module in a fresh Node process, with `Anyformat` imported from the build. */
+async function script(body: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const source = `import { Anyformat } from ${JSON.stringify(`${ROOT}dist/index.js`)};\n${body}`;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", source], { stdio: ["ignore", "pipe", "pipe"], timeout: 90_000 });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, "close")) as [number | null];
+  return { code, stdout, stderr };
+}
 
 const open: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -127,6 +144,33 @@ describe("the rate-limit governor", () => {
 
     expect(error instanceof TimeoutError || error instanceof RateLimitedError).toBe(true);
     expect((error as TimeoutError).attempts).toBe(0);
+  });
+
+  it.each([
+    ["a 429's wait", [json(429, { error: "slow down" }, { "retry-after": "1" }), json(200, [])], {}],
+    ["the next window of a tier it filled", [json(200, []), json(200, [])], { tiers: { general: { limit: 1, windowMs: 1_000 } } }],
+  ])("keeps the process alive while its only call waits for a slot (%s)", async (_case, answers, rateLimit) => {
+    const server = await scripted(...answers);
+    // Nothing but the wait for a slot keeps this script's process from ending before its second call does.
+    const run = await script(`
+      const af = new Anyformat({ apiKey: "sk-governor-alive", baseUrl: ${JSON.stringify(server.url)}, rateLimit: ${JSON.stringify(rateLimit)} });
+      await af.webhooks.list();
+      await af.webhooks.list().catch(() => undefined);
+      console.log("listed");`);
+    expect(run).toEqual({ code: 0, stdout: "listed\n", stderr: "" });
+  });
+
+  it("lets the process end at once when its only waiting call is aborted", async () => {
+    const server = await scripted(json(200, []), json(200, []));
+    const started = Date.now();
+    const run = await script(`
+      const af = new Anyformat({ apiKey: "sk-governor-abort", baseUrl: ${JSON.stringify(server.url)}, maxRetryAfter: 60_000, rateLimit: { tiers: { general: { limit: 1, windowMs: 30_000 } } } });
+      await af.webhooks.list();
+      const error = await af.webhooks.list({ signal: AbortSignal.timeout(100) }).catch((e) => e);
+      console.log(error.code);`);
+    expect(run).toEqual({ code: 0, stdout: "ABORTED\n", stderr: "" });
+    // Not half a minute later, when the tier's next window would have opened.
+    expect(Date.now() - started).toBeLessThan(20_000);
   });
 
   it("holds every caller of a tier after a 429, not just the one refused", async () => {

@@ -168,6 +168,29 @@ export function tierRules(make: MakeRuleRig): void {
     expect(await r.grants(3)).toEqual([true, true, false]);
   });
 
+  it("keeps its share at a 429 the server's own count does not explain: it counted only what this store sent", async () => {
+    const r = await rig({ limit: 10, windowMs: 1_000, explicit: true });
+    const first = await r.window();
+    await r.observe({ window: first, answered: true, limit: 10, remaining: 9, resetMs: 1_000 });
+    await r.grants(3);
+    await r.observe({ window: first, answered: true, limit: 10, remaining: 6, resetMs: 1_000 });
+    // A fault, a proxy: a 429 in a tier nobody else uses. Everyone waits it out, then goes on at full speed.
+    await r.observe({ window: undefined, answered: true, blockMs: 100 });
+    r.advance(100);
+    expect(await r.grants(11)).toEqual([...Array<boolean>(10).fill(true), false]);
+  });
+
+  it("reads answers that overtook each other as ours, not as others' requests", async () => {
+    const r = await rig({ limit: 10, windowMs: 1_000, explicit: true });
+    const first = await r.window();
+    await r.grants(3);
+    // Four requests out; their answers arrive out of order.
+    for (const remaining of [8, 9, 6, 7]) await r.observe({ window: first, answered: true, limit: 10, remaining, resetMs: 1_000 });
+    await r.observe({ window: undefined, answered: true, blockMs: 100 });
+    r.advance(100);
+    expect(await r.grants(11)).toEqual([...Array<boolean>(10).fill(true), false]);
+  });
+
   it("never shares a tier down to nothing: one slot a window at least", async () => {
     const r = await rig({ limit: 2, windowMs: 1_000, explicit: true });
     for (let i = 0; i < 5; i++) {
