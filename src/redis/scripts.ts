@@ -38,7 +38,7 @@ if now == nil then
 end
 
 local f = redis.call('HMGET', key, 'id', 'count', 'end', 'endKnown', 'limit', 'windowMs', 'blockedUntil', 'probed', 'probeUntil', 'share', 'hit', 'counted',
-  'pending', 'lastUsed', 'lastWindow', 'ours', 'others')
+  'pending', 'lastUsed', 'lastWindow', 'ours', 'others', 'mine')
 -- A new hash numbers its windows from the time: a response to a slot taken before Redis lost its data
 -- (a restart) never matches a window opened after.
 local w = {
@@ -59,6 +59,7 @@ local w = {
   lastWindow = tonumber(f[15]) or 0,
   ours = tonumber(f[16]) or 0,
   others = tonumber(f[17]) or 0,
+  mine = tonumber(f[18]) or 0,
 }
 
 local function num(x)
@@ -76,7 +77,7 @@ local function save()
     'limit', num(w.limit), 'windowMs', num(w.windowMs), 'blockedUntil', num(w.blockedUntil),
     'probed', flag(w.probed), 'probeUntil', num(w.probeUntil), 'share', num(w.share), 'hit', flag(w.hit), 'counted', flag(w.counted),
     'pending', num(w.pending), 'lastUsed', num(w.lastUsed), 'lastWindow', num(w.lastWindow),
-    'ours', num(w.ours), 'others', num(w.others))
+    'ours', num(w.ours), 'others', num(w.others), 'mine', num(w.mine))
   -- A week at most: a lying server's Retry-After of years must not make an out-of-range expiry.
   local live = math.max(w.ends, w.blockedUntil, w.probeUntil) - now
   live = math.min(math.max(live, 0), 604800000)
@@ -108,9 +109,8 @@ end
 
 local function shrink(limit)
   if limit == nil or not w.counted then w.share = w.share / 2; return end
-  if w.others == 0 then return end
-  local ours = math.max(1, w.ours)
-  w.share = math.min(w.share / 2, ours / (ours + w.others))
+  if w.others < 1 then return end
+  w.share = math.min(w.share / 2, math.max(1, w.mine - 1) / math.max(1, limit))
 end
 
 local function attribute(used, window)
@@ -164,11 +164,13 @@ if now >= w.ends then
   w.endKnown = false
   regrow(full)
   w.hit = false
+  w.mine = 0
 end
 local limit = sharedLimit(full)
 if limit == nil or w.count < limit then
   w.count = w.count + 1
   w.pending = w.pending + 1
+  w.mine = w.mine + 1
   save()
   return {1, w.id}
 end
@@ -196,10 +198,11 @@ if oLimit ~= nil then w.limit = oLimit end
 local limit = effectiveLimit()
 if blockMs ~= nil then
   w.blockedUntil = math.max(w.blockedUntil, now + math.min(blockMs, MAX_BLOCK_MS))
+  w.pending = math.max(0, w.pending - 1)
   if not w.hit then
     if w.limit == nil then shrink(nil) else shrink(limit) end
-    w.ours = 0
-    w.others = 0
+    w.ours = w.ours / 2
+    w.others = w.others / 2
   end
   w.hit = true
   w.count = 9007199254740991

@@ -102,13 +102,15 @@ interface Window {
   hit: boolean;
   /** Whether the server says how many requests remain (`x-ratelimit-remaining`): then it can tell us we are alone. */
   counted: boolean;
+  /** The slots this store granted in the current window. */
+  mine: number;
   /** Slots this store granted that the server's count has not yet been seen to include. */
   pending: number;
   /** The server's count (limit - remaining) at the last answer that gave one. */
   lastUsed: number;
   /** Our window at that answer: a count that went down in a later window is a new server window, not a late answer. */
   lastWindow: number;
-  /** Since the last cut: what the server counted that we sent, and what it counted that others sent. */
+  /** What the server counted that we sent, and what it counted that others sent; halved at each cut, so old news fades. */
   ours: number;
   others: number;
 }
@@ -152,14 +154,15 @@ export function sharedLimit(limit: number | undefined, share: number): number | 
 /**
  * The share after a window's first 429. A server that counts (`x-ratelimit-remaining`) tells whether others
  * use the tier: if its count never grew by more than this store sent, nobody else does, the 429 was not
- * about the share (a fault, a proxy), and the share stands. If others took part, the share becomes this
- * store's part of what the server counted, or half when that is more, so eight processes that each burst
- * the whole tier settle in one window, not in three. A server that does not count gets halving.
+ * about the share (a fault, a proxy), and the share stands. If others took part, the share becomes what
+ * this store got of the window (its grants but the refused one), or half when that is more, so eight
+ * processes that each burst the whole tier settle in one window, not in three. A server that does not
+ * count gets halving.
  */
-function shrunk(w: Pick<Window, "share" | "counted" | "ours" | "others">, limit: number | undefined): number {
+function shrunk(w: Pick<Window, "share" | "counted" | "others" | "mine">, limit: number | undefined): number {
   if (limit === undefined || !w.counted) return w.share / 2;
-  if (w.others === 0) return w.share;
-  return Math.min(w.share / 2, Math.max(1, w.ours) / (Math.max(1, w.ours) + w.others));
+  if (w.others < 1) return w.share;
+  return Math.min(w.share / 2, Math.max(1, w.mine - 1) / Math.max(1, limit));
 }
 
 /**
@@ -215,11 +218,13 @@ export class MemoryRateLimitStore implements RateLimitStore {
       w.endKnown = false;
       w.share = regrown(w.share, w.hit, full);
       w.hit = false;
+      w.mine = 0;
     }
     const limit = sharedLimit(full, w.share);
     if (limit === undefined || w.count < limit) {
       w.count += 1;
       w.pending += 1;
+      w.mine += 1;
       return { granted: true, window: w.id };
     }
     // A server that speaks x-ratelimit-* will bound this window with its first answer; until then its end is a
@@ -239,11 +244,12 @@ export class MemoryRateLimitStore implements RateLimitStore {
     if (o.blockMs !== undefined) {
       const until = now + Math.min(o.blockMs, MAX_BLOCK_MS);
       w.blockedUntil = Math.max(w.blockedUntil, until);
-      // What this store got is measured against the tier's size only when the server said it.
+      // The refused request was never counted: it is not pending, and no later count is its.
+      w.pending = Math.max(0, w.pending - 1);
       if (!w.hit) {
         w.share = shrunk(w, w.limit === undefined ? undefined : limit);
-        w.ours = 0;
-        w.others = 0;
+        w.ours /= 2;
+        w.others /= 2;
       }
       w.hit = true;
       // The server's window is spent until then, and over by then: the next one opens when the block ends.
@@ -274,7 +280,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
   #window(key: string): Window {
     let w = this.#windows.get(key);
     if (w === undefined) {
-      w = { id: 0, count: 0, end: 0, endKnown: false, limit: undefined, windowMs: undefined, blockedUntil: 0, probed: false, probeUntil: 0, share: 1, hit: false, counted: false, pending: 0, lastUsed: 0, lastWindow: 0, ours: 0, others: 0 };
+      w = { id: 0, count: 0, end: 0, endKnown: false, limit: undefined, windowMs: undefined, blockedUntil: 0, probed: false, probeUntil: 0, share: 1, hit: false, counted: false, mine: 0, pending: 0, lastUsed: 0, lastWindow: 0, ours: 0, others: 0 };
       this.#windows.set(key, w);
     }
     return w;
