@@ -38,7 +38,7 @@ if now == nil then
 end
 
 local f = redis.call('HMGET', key, 'id', 'count', 'end', 'endKnown', 'limit', 'windowMs', 'blockedUntil', 'probed', 'probeUntil', 'share', 'hit', 'counted',
-  'pending', 'lastUsed', 'lastWindow', 'ours', 'others', 'mine')
+  'pending', 'lastUsed', 'ours', 'others', 'mine')
 -- A new hash numbers its windows from the time: a response to a slot taken before Redis lost its data
 -- (a restart) never matches a window opened after.
 local w = {
@@ -56,10 +56,9 @@ local w = {
   counted = f[12] == '1',
   pending = tonumber(f[13]) or 0,
   lastUsed = tonumber(f[14]) or 0,
-  lastWindow = tonumber(f[15]) or 0,
-  ours = tonumber(f[16]) or 0,
-  others = tonumber(f[17]) or 0,
-  mine = tonumber(f[18]) or 0,
+  ours = tonumber(f[15]) or 0,
+  others = tonumber(f[16]) or 0,
+  mine = tonumber(f[17]) or 0,
 }
 
 local function num(x)
@@ -76,7 +75,7 @@ local function save()
   redis.call('HSET', key, 'id', num(w.id), 'count', num(w.count), 'end', num(w.ends), 'endKnown', flag(w.endKnown),
     'limit', num(w.limit), 'windowMs', num(w.windowMs), 'blockedUntil', num(w.blockedUntil),
     'probed', flag(w.probed), 'probeUntil', num(w.probeUntil), 'share', num(w.share), 'hit', flag(w.hit), 'counted', flag(w.counted),
-    'pending', num(w.pending), 'lastUsed', num(w.lastUsed), 'lastWindow', num(w.lastWindow),
+    'pending', num(w.pending), 'lastUsed', num(w.lastUsed),
     'ours', num(w.ours), 'others', num(w.others), 'mine', num(w.mine))
   -- A week at most: a lying server's Retry-After of years must not make an out-of-range expiry.
   local live = math.max(w.ends, w.blockedUntil, w.probeUntil) - now
@@ -110,19 +109,20 @@ end
 local function shrink(limit)
   if limit == nil or not w.counted then w.share = w.share / 2; return end
   if w.others < 1 then return end
-  w.share = math.min(w.share / 2, math.max(1, w.mine - 1) / math.max(1, limit))
+  w.share = math.max(w.share / 4, math.min(w.share / 2, math.max(1, w.mine - 1) / math.max(1, limit)))
 end
 
-local function attribute(used, window)
-  if used < w.lastUsed and window == w.lastWindow then return end
+local function attribute(used)
+  if used < w.lastUsed then
+    if w.lastUsed - used > w.pending then w.lastUsed = used end
+    return
+  end
   local counted = used - w.lastUsed
-  if used < w.lastUsed then counted = used end
   local ours = math.min(counted, w.pending)
   w.pending = w.pending - ours
   w.ours = w.ours + ours
   w.others = w.others + counted - ours
   w.lastUsed = used
-  w.lastWindow = window
 end
 
 local function regrow(limit)
@@ -198,7 +198,6 @@ if oLimit ~= nil then w.limit = oLimit end
 local limit = effectiveLimit()
 if blockMs ~= nil then
   w.blockedUntil = math.max(w.blockedUntil, now + math.min(blockMs, MAX_BLOCK_MS))
-  w.pending = math.max(0, w.pending - 1)
   if not w.hit then
     if w.limit == nil then shrink(nil) else shrink(limit) end
     w.ours = w.ours / 2
@@ -213,7 +212,7 @@ if blockMs ~= nil then
 end
 if remaining ~= nil and limit ~= nil then
   w.counted = true
-  attribute(limit - remaining, window or w.id)
+  attribute(limit - remaining)
 end
 if window ~= w.id then
   save()

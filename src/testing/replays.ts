@@ -30,7 +30,17 @@ export class ReplayStore {
     const stored = slot === undefined ? undefined : this.#answers.get(slot);
     if (stored !== undefined) return { answer: stored, replayed: true };
     const answer = await handle();
-    if (slot !== undefined && carriedOut(answer.status)) this.#answers.set(slot, answer);
+    if (slot !== undefined && carriedOut(answer.status)) this.#answers.set(slot, withoutRateFacts(answer));
     return { answer, replayed: false };
   }
+}
+
+/**
+ * The answer as it may be told again: without the `x-ratelimit-*` headers of the moment it was first
+ * given. A replay is not counted in any tier, and a window's count read from a replay would be stale news.
+ */
+function withoutRateFacts(answer: EmulatorResponse): EmulatorResponse {
+  if (answer.headers === undefined) return answer;
+  const headers = Object.fromEntries(Object.entries(answer.headers).filter(([name]) => !name.toLowerCase().startsWith("x-ratelimit-")));
+  return { ...answer, headers };
 }

@@ -108,8 +108,6 @@ interface Window {
   pending: number;
   /** The server's count (limit - remaining) at the last answer that gave one. */
   lastUsed: number;
-  /** Our window at that answer: a count that went down in a later window is a new server window, not a late answer. */
-  lastWindow: number;
   /** What the server counted that we sent, and what it counted that others sent; halved at each cut, so old news fades. */
   ours: number;
   others: number;
@@ -156,29 +154,35 @@ export function sharedLimit(limit: number | undefined, share: number): number | 
  * use the tier: if its count never grew by more than this store sent, nobody else does, the 429 was not
  * about the share (a fault, a proxy), and the share stands. If others took part, the share becomes what
  * this store got of the window (its grants but the refused one), or half when that is more, so eight
- * processes that each burst the whole tier settle in one window, not in three. A server that does not
- * count gets halving.
+ * processes that each burst the whole tier settle in two windows, not in three; but never less than a
+ * quarter of what it was: the server's count can be stale (a cache, a replayed answer) and make others
+ * out of nobody, and one such 429 must not leave a client a slot a minute. A server that does not count
+ * gets halving.
  */
 function shrunk(w: Pick<Window, "share" | "counted" | "others" | "mine">, limit: number | undefined): number {
   if (limit === undefined || !w.counted) return w.share / 2;
   if (w.others < 1) return w.share;
-  return Math.min(w.share / 2, Math.max(1, w.mine - 1) / Math.max(1, limit));
+  return Math.max(w.share / 4, Math.min(w.share / 2, Math.max(1, w.mine - 1) / Math.max(1, limit)));
 }
 
 /**
  * Splits what the server counted since its last answer into ours (slots this store granted that were not
  * yet seen counted) and others' (the rest). Answers overtaking each other make the server's count look
- * lower: such an answer is skipped, unless a new window began (the server's count starts again).
+ * lower by at most what is still in flight: such an answer is late news and is skipped. A count that fell
+ * by more is a new server window: it is taken as the new base, unattributed (whose requests they were is
+ * unknown).
  */
-function attribute(w: Pick<Window, "pending" | "lastUsed" | "lastWindow" | "ours" | "others">, used: number, window: number): void {
-  if (used < w.lastUsed && window === w.lastWindow) return;
-  const counted = used < w.lastUsed ? used : used - w.lastUsed;
+function attribute(w: Pick<Window, "pending" | "lastUsed" | "ours" | "others">, used: number): void {
+  if (used < w.lastUsed) {
+    if (w.lastUsed - used > w.pending) w.lastUsed = used;
+    return;
+  }
+  const counted = used - w.lastUsed;
   const ours = Math.min(counted, w.pending);
   w.pending -= ours;
   w.ours += ours;
   w.others += counted - ours;
   w.lastUsed = used;
-  w.lastWindow = window;
 }
 
 /** What a window that ended gives back to the share: a slot when no 429 came, none otherwise. */
@@ -244,8 +248,6 @@ export class MemoryRateLimitStore implements RateLimitStore {
     if (o.blockMs !== undefined) {
       const until = now + Math.min(o.blockMs, MAX_BLOCK_MS);
       w.blockedUntil = Math.max(w.blockedUntil, until);
-      // The refused request was never counted: it is not pending, and no later count is its.
-      w.pending = Math.max(0, w.pending - 1);
       if (!w.hit) {
         w.share = shrunk(w, w.limit === undefined ? undefined : limit);
         w.ours /= 2;
@@ -260,7 +262,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
     }
     if (o.remaining !== undefined && limit !== undefined) {
       w.counted = true;
-      attribute(w, limit - o.remaining, o.window ?? w.id);
+      attribute(w, limit - o.remaining);
     }
     if (o.window !== w.id) return;
     if (o.remaining !== undefined && limit !== undefined) w.count = Math.max(w.count, limit - o.remaining);
@@ -280,7 +282,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
   #window(key: string): Window {
     let w = this.#windows.get(key);
     if (w === undefined) {
-      w = { id: 0, count: 0, end: 0, endKnown: false, limit: undefined, windowMs: undefined, blockedUntil: 0, probed: false, probeUntil: 0, share: 1, hit: false, counted: false, mine: 0, pending: 0, lastUsed: 0, lastWindow: 0, ours: 0, others: 0 };
+      w = { id: 0, count: 0, end: 0, endKnown: false, limit: undefined, windowMs: undefined, blockedUntil: 0, probed: false, probeUntil: 0, share: 1, hit: false, counted: false, mine: 0, pending: 0, lastUsed: 0, ours: 0, others: 0 };
       this.#windows.set(key, w);
     }
     return w;
