@@ -18,6 +18,21 @@ const nodeCheckFirst: Plugin = {
   },
 };
 
+/**
+ * Bundled into dist/ rather than loaded from node_modules at run time: p-retry because it is ESM-only
+ * (bundling it keeps the CommonJS build loadable with require()); zod (its `zod/mini` functions, which the
+ * bundle tree-shakes) and undici (only the modules src/core/undici.ts imports, not its main entry)
+ * because resolving and compiling their hundreds of files was most of the time to a first response.
+ */
+const BUNDLED = ["p-retry", "is-network-error", "zod", "undici"];
+
+/**
+ * undici is CommonJS: in the ESM build, esbuild turns its `require("node:net")` and the like into a shim
+ * that throws unless a `require` is in scope. This gives it Node's own.
+ */
+const requireInEsm = ({ format }: { format: string }): { js: string } | undefined =>
+  format === "esm" ? { js: 'import { createRequire as __faultlineCreateRequire } from "node:module";\nconst require = __faultlineCreateRequire(import.meta.url);' } : undefined;
+
 export default defineConfig([
   {
     // `testing/msw` is its own entry so that msw's types stay out of `faultline/testing`: a consumer without
@@ -36,8 +51,10 @@ export default defineConfig([
     platform: "node",
     sourcemap: false,
     splitting: false,
-    // p-retry is ESM-only: bundling it keeps the CommonJS build loadable with require().
-    noExternal: ["p-retry", "is-network-error"],
+    noExternal: BUNDLED,
+    banner: requireInEsm,
+    // Node >= 22 knows every `node:` specifier; stripped, undici's `require("node:sqlite")` would name a package.
+    removeNodeProtocol: false,
     // `import.meta.url` in the CommonJS build (the optional OpenTelemetry API is required from where the build lives).
     shims: true,
     esbuildPlugins: [nodeCheckFirst],
@@ -48,7 +65,8 @@ export default defineConfig([
     target: "node22",
     platform: "node",
     clean: false,
-    noExternal: ["p-retry", "is-network-error"],
-    banner: { js: "#!/usr/bin/env node" },
+    noExternal: BUNDLED,
+    removeNodeProtocol: false,
+    banner: { js: `#!/usr/bin/env node\n${requireInEsm({ format: "esm" })!.js}` },
   },
 ]);

@@ -12,7 +12,7 @@
  * only once a client uses a proxy.
  */
 import { subscribe } from "node:diagnostics_channel";
-import { EnvHttpProxyAgent, ProxyAgent, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { ConnectionError, InvalidArgumentError } from "./errors.js";
 import type { AttemptContext } from "./failures.js";
 import { MASK } from "./redact.js";
@@ -66,10 +66,17 @@ export class ProxyRoutes {
     return [...(this.http?.secrets ?? []), ...(this.https?.secrets ?? [])];
   }
 
-  /** The pooled dispatcher that sends calls through the proxies. */
-  dispatcher(pool: PoolOptions): Dispatcher {
+  /**
+   * The pooled dispatcher that sends calls through the proxies. undici's proxy agents are loaded here, with
+   * the first proxied pool: a client without a proxy never loads them.
+   */
+  async dispatcher(pool: PoolOptions): Promise<Dispatcher> {
     watchConnections([this.http?.origin, this.https?.origin]);
-    if (this.noProxy === undefined && this.https !== undefined) return new ProxyAgent({ uri: this.https.url, ...pool });
+    if (this.noProxy === undefined && this.https !== undefined) {
+      const { default: ProxyAgent } = await import("undici/lib/dispatcher/proxy-agent.js");
+      return new ProxyAgent({ uri: this.https.url, ...pool });
+    }
+    const { default: EnvHttpProxyAgent } = await import("undici/lib/dispatcher/env-http-proxy-agent.js");
     // Passed explicitly, so that the routes stay those the client was built with, whatever the environment becomes.
     return new EnvHttpProxyAgent({ httpProxy: this.http?.url ?? "", httpsProxy: this.https?.url ?? "", noProxy: this.noProxy ?? "", ...pool });
   }

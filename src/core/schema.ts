@@ -3,7 +3,7 @@
  * can drop when unused (classic `zod` hangs every method on every schema, so all of it loads); both
  * forms share zod's core, so a schema of either kind is checked here.
  */
-import { en } from "zod/locales";
+import en from "zod/v4/locales/en.js";
 import * as z from "zod/mini";
 
 /** Any zod schema, classic or mini, whose output is `T`. */

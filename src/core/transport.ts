@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { Agent, request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { APIPromise, type ApiResponse } from "./api-promise.js";
 import { ACCEPT_ENCODING, BodyProblem, readBody, type ResponseBody } from "./body.js";
 import { Breaker, type CircuitBreakerOptions, type CircuitState, type Outcome, type Permit } from "./breaker.js";
@@ -35,6 +35,7 @@ import { Redactor } from "./redact.js";
 import { ATTEMPT_TIMEOUT, isRetryable, markNothingSent, runWithRetry } from "./retry.js";
 import { safeParse, type SafeParseResult, type Schema } from "./schema.js";
 import { traceCall, type AttemptTrace, type CallTrace } from "./tracing/trace.js";
+import { Agent, request } from "./undici.js";
 
 export type { ClientOptions, RequestOptions } from "./options.js";
 export type { Logger } from "./log.js";
@@ -100,17 +101,17 @@ export class TransportShared {
    * through its parent's. Private, so that inspecting a client never shows a proxy's credentials, which
    * a proxy's dispatcher holds.
    */
-  readonly #pools = new Map<string, Dispatcher>();
+  readonly #pools = new Map<string, Dispatcher | Promise<Dispatcher>>();
   readonly breakers = new Map<string, Breaker>();
   readonly budgets = new Map<string, RetryBudget>();
 
-  /** The open pool of `route`, if there is one. */
-  pool(route: string): Dispatcher | undefined {
+  /** The open pool of `route`, if there is one (a promise of it while a proxy's agent loads). */
+  pool(route: string): Dispatcher | Promise<Dispatcher> | undefined {
     return this.#pools.get(route);
   }
 
   /** Keeps `pool` as the pool of `route`, and answers it. */
-  open(route: string, pool: Dispatcher): Dispatcher {
+  open(route: string, pool: Dispatcher | Promise<Dispatcher>): Dispatcher | Promise<Dispatcher> {
     this.#pools.set(route, pool);
     return pool;
   }
@@ -119,7 +120,7 @@ export class TransportShared {
   async close(): Promise<void> {
     const pools = [...this.#pools.values()];
     this.#pools.clear();
-    await Promise.all(pools.map((pool) => pool.close()));
+    await Promise.all(pools.map(async (pool) => (await pool).close()));
   }
 }
 
@@ -164,6 +165,8 @@ interface Call<T> {
   readonly spec: RequestSpec<T>;
   readonly settings: CallSettings;
   readonly url: string;
+  /** Where undici sends it: the URL's origin, and its path with the query. */
+  readonly target: { readonly origin: string; readonly path: string };
   /** The URL as errors and logs show it. */
   readonly shownUrl: string;
   readonly headers: Record<string, string>;
@@ -292,7 +295,8 @@ export class Transport {
       checkRequestOptions(options);
       settings = resolveSettings(settings, options);
     }
-    const url = this.#url(spec);
+    const target = this.#url(spec);
+    const url = target.href;
     const headers = this.#headers(spec, settings);
     const origin = this.#origin(spec.baseUrl ?? this.#config.baseUrl);
     const shownUrl = this.redactor.url(url);
@@ -305,6 +309,7 @@ export class Transport {
       spec,
       settings,
       url,
+      target: { origin: target.origin, path: target.pathname + target.search },
       shownUrl,
       headers,
       json: spec.json === undefined ? undefined : this.#serialise(spec),
@@ -381,12 +386,14 @@ export class Transport {
     let status: number | undefined;
     try {
       const { body, headers } = this.#body(call);
-      const response = await request(call.url, {
+      // The pool is looked up for each attempt: a close() during a retry's wait gives the retry a fresh one.
+      const pool = settings.dispatcher ?? this.#pool();
+      const response = await request(pool instanceof Promise ? await pool : pool, {
+        origin: call.target.origin,
+        path: call.target.path,
         method: spec.method,
         headers: trace === undefined ? headers : trace.headers(headers),
         body,
-        // Looked up for each attempt: a close() during a retry's wait gives the retry a fresh pool.
-        dispatcher: settings.dispatcher ?? this.#pool(),
         signal: controller.signal,
       });
       const answered = response.statusCode;
@@ -527,7 +534,7 @@ export class Transport {
     return connectionFailure(context, error, this.redactor.text(error instanceof Error ? error.message : String(error)));
   }
 
-  #url(spec: RequestSpec<unknown>): string {
+  #url(spec: RequestSpec<unknown>): URL {
     const base = (spec.baseUrl ?? this.#config.baseUrl).replace(/\/+$/, "");
     let url: URL;
     try {
@@ -551,7 +558,7 @@ export class Transport {
     if (spec.anonymous !== true) {
       for (const [name, value] of Object.entries(this.#config.authQuery ?? {})) url.searchParams.set(name, value);
     }
-    return url.toString();
+    return url;
   }
 
   #headers(spec: RequestSpec<unknown>, settings: CallSettings): Record<string, string> {
@@ -583,11 +590,11 @@ export class Transport {
     }
   }
 
-  #pool(): Dispatcher {
+  #pool(): Dispatcher | Promise<Dispatcher> {
     return this.shared.pool(this.#route) ?? this.shared.open(this.#route, this.#newPool());
   }
 
-  #newPool(): Dispatcher {
+  #newPool(): Dispatcher | Promise<Dispatcher> {
     const pool = { connections: POOL_CONNECTIONS, keepAliveTimeout: 10_000 };
     return this.#config.proxy === undefined ? new Agent(pool) : this.#config.proxy.dispatcher(pool);
   }

@@ -1,5 +1,5 @@
-import { Agent, request } from "undici";
 import type { WebhookEvent, WebhookEventType } from "../../anyformat/webhook-event.js";
+import { Agent, request } from "../../core/undici.js";
 import type { Clock } from "../types.js";
 import { iso } from "./responses.js";
 import type { AnyformatCollectionRecord, AnyformatWebhookRecord } from "./state.js";
@@ -52,7 +52,7 @@ export class WebhookDeliverer {
   readonly deliveries: AnyformatWebhookDelivery[] = [];
   readonly #options: WebhookDelivererOptions;
   readonly #inFlight = new Set<Promise<void>>();
-  #agent: Agent | undefined;
+  #agent: InstanceType<typeof Agent> | undefined;
 
   constructor(options: WebhookDelivererOptions) {
     this.#options = options;
@@ -109,12 +109,14 @@ export class WebhookDeliverer {
     const { timeoutMs } = this.#options;
     const signal = AbortSignal.timeout(timeoutMs);
     try {
-      const answer = await request(delivery.url, {
+      const url = new URL(delivery.url);
+      const answer = await request(this.#pool(), {
+        origin: url.origin,
+        path: url.pathname + url.search,
         method: "POST",
         headers: { "content-type": "application/json", "user-agent": USER_AGENT },
         body: JSON.stringify(delivery.event),
         signal,
-        dispatcher: this.#pool(),
       });
       delivery.status = answer.statusCode;
       await answer.body.dump({ limit: ANSWER_CAP }).catch(() => undefined);
@@ -127,7 +129,7 @@ export class WebhookDeliverer {
     }
   }
 
-  #pool(): Agent {
+  #pool(): InstanceType<typeof Agent> {
     this.#agent ??= new Agent({ keepAliveTimeout: 1_000, connections: 16 });
     return this.#agent;
   }
