@@ -18,6 +18,7 @@ export interface ColdStart {
   readonly importMs: Readonly<Record<string, number>>;
   /** Median wall ms of `faultline --help`, and of an empty node process, spawned from here. */
   readonly helpMs: number;
+  readonly helpSpreadMs: readonly [number, number];
   readonly emptyMs: number;
   readonly runs: number;
 }
@@ -93,6 +94,7 @@ export function measureColdStart(options: { root: string; serverUrl: string; api
       spreadMs: Object.fromEntries(Object.entries(first).map(([name, values]) => [name, [Math.min(...values), Math.max(...values)] as const])),
       importMs: medians(imported),
       helpMs: median(help),
+      helpSpreadMs: [Math.min(...help), Math.max(...help)],
       emptyMs: median(empty),
       runs,
     };

@@ -5,15 +5,16 @@
  *
  * The bench needs `global.gc` for its heap figures, so it re-runs itself under `node --expose-gc --import tsx`.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { request, Agent, type Dispatcher } from "undici";
 import { Anyformat, ApiError, RateLimitedError, ServerError } from "../../src/index.js";
 import { anyformatDialect } from "../../src/anyformat/dialect.js";
 import { apiErrorFrom } from "../../src/core/error-response.js";
 import { flattenHeaders } from "../../src/core/headers.js";
 import { Redactor } from "../../src/core/redact.js";
+import { measureColdStart, type ColdStart } from "./cold.js";
 import { FetchClient, FetchInternalServerError, FetchRateLimitError } from "./fetch-client.js";
 import { MemoryDispatcher, type MemoryAnswer } from "./memory-dispatcher.js";
 import { RATE_LIMITED_BODY, startBenchServer, WORKFLOW, type BenchServer } from "./server.js";
@@ -25,10 +26,12 @@ const API_KEY = "sk-bench-0123456789abcdef";
 const POOL_SIZE = 64;
 const ROUNDS = 7;
 const ROUND_MS = 1_000;
+/** Fresh processes per client in the cold-start section. */
+const COLD_RUNS = 15;
 
 type Op = () => Promise<unknown>;
 
-/** Every target of issues #2 and #7, with its figure, for the summary at the end. */
+/** Every target of issues #2, #7 and #16, with its figure, for the summary at the end. */
 const targets: { name: string; figure: string; met: boolean }[] = [];
 
 function target(name: string, figure: string, met: boolean): string {
@@ -239,9 +242,8 @@ async function main(): Promise<void> {
   await afErrors.close();
   await server.close();
 
-  // 5. Cold import of the package.
-  console.log("\ncold import");
-  await coldImport();
+  // 5. Cold start: fresh processes, the built package as a user imports it.
+  await coldStart();
 
   // Ratios and targets, together.
   const at1 = table.find((r) => r.concurrency === 1 && r.name === "faultline")!;
@@ -499,66 +501,45 @@ function memoryUsage(): NodeJS.MemoryUsage {
 }
 
 /**
- * `import("faultline")` in fresh node processes. dist/index.js when it is as new as src/; otherwise the
- * ESM entry is built afresh from src/ with the package's tsup settings into node_modules/.cache, so the
- * figure is never that of stale code (and dist/, which other runs may be reading, is left alone).
+ * Time to a first response in fresh node processes: `import()` of dist/index.js (what `import("faultline")`
+ * loads) and one `af.workflows.get()`, against a zero-dependency fetch client doing the same call, on a
+ * server of its own; and `faultline --help` of dist/cli.js. `npm run bench` builds dist/ first (prebench).
  */
-async function coldImport(): Promise<void> {
-  const dist = `${ROOT}dist/index.js`;
-  let entry = dist;
-  let what = "dist/index.js";
-  if (!existsSync(dist) || statSync(dist).mtimeMs < newestSource()) {
-    const outDir = `${ROOT}node_modules/.cache/faultline-bench`;
-    try {
-      const { build } = await import("tsup");
-      await build({
-        entry: { index: `${ROOT}src/index.ts` },
-        format: ["esm"],
-        target: "node22",
-        platform: "node",
-        splitting: false,
-        sourcemap: false,
-        dts: false,
-        clean: true,
-        silent: true,
-        config: false,
-        outDir,
-        noExternal: ["p-retry", "is-network-error"],
-      });
-      entry = `${outDir}/index.js`;
-      what = "a fresh ESM build of src/ (dist/ is older than src/)";
-    } catch (error) {
-      if (!existsSync(dist)) {
-        console.log(`  could not build: ${error instanceof Error ? error.message : String(error)}; cold import not measured`);
-        return;
-      }
-      what = "dist/index.js (OLDER than src/: a fresh build failed)";
-    }
+async function coldStart(): Promise<void> {
+  const stale = !existsSync(`${ROOT}dist/index.js`) || statSync(`${ROOT}dist/index.js`).mtimeMs < newestSource();
+  const server = await startBenchServer();
+  let cold: ColdStart;
+  try {
+    cold = measureColdStart({ root: ROOT, serverUrl: server.url, apiKey: API_KEY, workflowId: WORKFLOW.id, runs: COLD_RUNS });
+  } finally {
+    await server.close();
   }
-  const url = pathToFileURL(entry).href;
-  const script = `const t0 = performance.now(); await import(${JSON.stringify(url)}); process.stdout.write(String(performance.now() - t0));`;
-  const runs = 9;
-  const importMs: number[] = [];
-  const processMs: number[] = [];
-  const emptyMs: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    let t = performance.now();
-    const out = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
-    processMs.push(performance.now() - t);
-    if (out.status !== 0) {
-      console.log(`  import failed: ${out.stderr.split("\n")[0]}`);
-      return;
-    }
-    importMs.push(Number(out.stdout));
-    t = performance.now();
-    spawnSync(process.execPath, ["--input-type=module", "-e", ""], { encoding: "utf8" });
-    emptyMs.push(performance.now() - t);
-  }
+  const fl = "faultline";
+  const viaFetch = "fetch SDK (zero dependencies)";
   console.log(
-    `  import("faultline") of ${what} in a fresh node ${process.version}: median ${median(importMs).toFixed(1)} ms ` +
-      `(min ${Math.min(...importMs).toFixed(1)}, max ${Math.max(...importMs).toFixed(1)}, ${runs} processes)`,
+    `\ncold start: fresh node ${process.version} processes, alternated, median of ${cold.runs} (min-max); ` +
+      `dist/ as built${stale ? " (OLDER than src/: run `npm run build`)" : ""}`,
   );
-  console.log(`  whole process: median ${median(processMs).toFixed(0)} ms vs ${median(emptyMs).toFixed(0)} ms for an empty node process`);
+  console.log(`  ${pad("client", 32)}${"first response".padStart(15)}${"min-max".padStart(14)}${"import()".padStart(10)}`);
+  for (const name of [fl, viaFetch]) {
+    const [min, max] = cold.spreadMs[name]!;
+    console.log(
+      `  ${pad(name, 32)}${`${cold.firstResponseMs[name]!.toFixed(0)} ms`.padStart(15)}${`${min.toFixed(0)}-${max.toFixed(0)}`.padStart(14)}` +
+        `${`${cold.importMs[name]!.toFixed(1)} ms`.padStart(10)}`,
+    );
+  }
+  console.log("  (first response: ms from the process's start to the workflow parsed, node's own start-up included)");
+  const ratio = cold.firstResponseMs[fl]! / cold.firstResponseMs[viaFetch]!;
+  console.log(
+    `  faultline/fetch ${ratio.toFixed(2)} ` +
+      target("time to first response at most the fetch client's", `${ratio.toFixed(2)}x`, ratio <= 1),
+  );
+  const [helpMin, helpMax] = cold.helpSpreadMs;
+  console.log(
+    `  faultline --help: median ${cold.helpMs.toFixed(0)} ms (${helpMin.toFixed(0)}-${helpMax.toFixed(0)}) wall, spawned from here; ` +
+      `an empty node process ${cold.emptyMs.toFixed(0)} ms ` +
+      target("faultline --help under 100 ms", `${cold.helpMs.toFixed(0)} ms`, cold.helpMs < 100),
+  );
 }
 
 function newestSource(): number {
