@@ -1,6 +1,7 @@
 /**
- * `@opentelemetry/api` is an optional peer: both builds look for it lazily, once, with a `require` of
- * their own (the ESM build through createRequire), and go on without it. Each case runs the built package
+ * `@opentelemetry/api` is an optional peer: both builds look for it lazily, once a tracer provider is
+ * registered with it and then only once, with a `require` of their own (the ESM build through
+ * createRequire), and go on without it. Each case runs the built package
  * in a fresh Node process, whose module resolution a `module.registerHooks` hook watches (and, for the
  * "absent" case, blocks), against the built emulator on loopback.
  */
@@ -80,7 +81,7 @@ beforeAll(() => {
 });
 
 describe.each(["esm", "cjs"] as const)("the %s build", (build) => {
-  it("works without @opentelemetry/api, looks for it once, and sends no traceparent", () => {
+  it("works without @opentelemetry/api, never looks for it while no SDK registered one, and sends no traceparent", () => {
     const out = run(
       script(
         build,
@@ -96,10 +97,10 @@ describe.each(["esm", "cjs"] as const)("the %s build", (build) => {
         `,
       ),
     );
-    expect(out).toEqual({ lookupsAtImport: 0, lookups: 1, published: Array(5).fill("workflows.get"), traceparents: 0 });
+    expect(out).toEqual({ lookupsAtImport: 0, lookups: 0, published: Array(5).fill("workflows.get"), traceparents: 0 });
   });
 
-  it("loads the API at the first call, not at import, and only once", () => {
+  it("does not load the API, installed, while no tracer provider is registered with it", () => {
     const out = run(
       script(
         build,
@@ -110,7 +111,32 @@ describe.each(["esm", "cjs"] as const)("the %s build", (build) => {
         `,
       ),
     );
-    expect(out).toEqual({ lookupsAtImport: 0, lookups: 1, traceparents: 0 });
+    expect(out).toEqual({ lookupsAtImport: 0, lookups: 0, traceparents: 0 });
+  });
+
+  it("loads the API at the first call after an SDK registers, only once, and traces from then on", () => {
+    const out = run(
+      script(
+        build,
+        false,
+        `
+          await af.workflows.get(wf.id);
+          out.lookupsBefore = lookups() - before;
+          ${SDK}
+          const registered = lookups();
+          for (let i = 0; i < 3; i++) await af.workflows.get(wf.id);
+          out.lookupsAfter = lookups() - registered;
+          out.spans = exporter.getFinishedSpans().map((s) => s.name);
+        `,
+      ),
+    );
+    expect(out).toEqual({
+      lookupsAtImport: 0,
+      lookupsBefore: 0,
+      lookupsAfter: 1,
+      spans: ["GET", "anyformat workflows.get", "GET", "anyformat workflows.get", "GET", "anyformat workflows.get"],
+      traceparents: 3,
+    });
   });
 
   it("finds the API a service registered its SDK with, and records the calls' spans", () => {

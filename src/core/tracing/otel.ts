@@ -1,8 +1,10 @@
 /**
- * The optional `@opentelemetry/api` peer. It is looked for once, synchronously, the first time a call
- * could be traced, from where this build of faultline lives (so the ESM and CommonJS builds find the same
- * copy a user's own `require` would). Absent, or present with no tracer provider registered, it costs a
- * call one cached branch, or a few property reads: nothing is allocated.
+ * The optional `@opentelemetry/api` peer. It is looked for once, synchronously, at the first call made
+ * after a tracer provider is registered with it, from where this build of faultline lives (so the ESM and
+ * CommonJS builds find the same copy a user's own `require` would). Until then it is not loaded at all:
+ * the API keeps what an SDK registers on a global of its own, which a call reads. Absent, or present with
+ * no tracer provider registered, it costs a call one cached branch, or a few property reads: nothing is
+ * allocated.
  */
 import { createRequire } from "node:module";
 import type * as OtelApi from "@opentelemetry/api";
@@ -10,6 +12,12 @@ import type * as OtelApi from "@opentelemetry/api";
 export type Otel = typeof OtelApi;
 
 type Load = (id: string) => unknown;
+
+/**
+ * Where every 1.x release of the API keeps the globals an SDK registers (`trace` for its tracer provider):
+ * `Symbol.for("opentelemetry.js.api.<major>")` on the global object, shared by every copy of the API.
+ */
+const OTEL_GLOBAL = Symbol.for("opentelemetry.js.api.1");
 
 /** `undefined`: not looked for yet; `null`: looked for, and absent (or unusable). */
 let api: Otel | null | undefined;
@@ -21,7 +29,11 @@ let idleDelegate: unknown;
  * provider is asked about on every call, not cached: an SDK may start after the first call.
  */
 export function activeOtel(): Otel | undefined {
-  if (api === undefined) api = loadOtel(defaultLoad);
+  if (api === undefined) {
+    // Loading the API takes a cold process tens of milliseconds, for nothing while no SDK has registered.
+    if ((globalThis as { [OTEL_GLOBAL]?: { trace?: unknown } })[OTEL_GLOBAL]?.trace === undefined) return undefined;
+    api = loadOtel(defaultLoad);
+  }
   if (api === null) return undefined;
   const provider = api.trace.getTracerProvider() as { getDelegate?: () => unknown };
   // Another copy of the API may have registered its own proxy: only this copy's idle answer means "none".
