@@ -1,3 +1,5 @@
+import { copyFileSync, mkdirSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { defineConfig, type Options } from "tsup";
 
 type Plugin = NonNullable<Options["esbuildPlugins"]>[number];
@@ -33,6 +35,32 @@ const BUNDLED = ["p-retry", "is-network-error", "zod", "undici"];
 const requireInEsm = ({ format }: { format: string }): { js: string } | undefined =>
   format === "esm" ? { js: 'import { createRequire as __faultlineCreateRequire } from "node:module";\nconst require = __faultlineCreateRequire(import.meta.url);' } : undefined;
 
+/**
+ * undici's HTTP parsers are WebAssembly, shipped as modules of base64 text (320 kB of the 1.1 MB undici
+ * would add to each bundle). A process compiles a bundle's whole text when it loads it, whether or not
+ * these run, and each process runs one of them, on its first connection. They are copied beside the
+ * bundles instead (dist/undici-*.cjs, standalone CommonJS modules) and required from there when needed.
+ */
+const UNDICI_WASM = /^\.\.\/(llhttp\/llhttp(?:_simd)?-wasm|milo\/(?:no-)?simd)\.js$/;
+const undiciWasmAside: Plugin = {
+  name: "faultline-undici-wasm-aside",
+  setup(build) {
+    const copies = new Map<string, string>();
+    build.onResolve({ filter: UNDICI_WASM }, (args) => {
+      if (!args.importer.includes(`${"node_modules"}/undici/`)) return undefined;
+      const source = join(dirname(args.importer), args.path);
+      const name = `undici-${basename(dirname(source))}-${basename(source, ".js")}.cjs`;
+      copies.set(name, source);
+      return { path: `./${name}`, external: true };
+    });
+    build.onEnd(() => {
+      const outDir = build.initialOptions.outdir ?? "dist";
+      mkdirSync(outDir, { recursive: true });
+      for (const [name, source] of copies) copyFileSync(source, join(outDir, name));
+    });
+  },
+};
+
 export default defineConfig([
   {
     // `testing/msw` is its own entry so that msw's types stay out of `faultline/testing`: a consumer without
@@ -57,10 +85,11 @@ export default defineConfig([
     removeNodeProtocol: false,
     // `import.meta.url` in the CommonJS build (the optional OpenTelemetry API is required from where the build lives).
     shims: true,
-    esbuildPlugins: [nodeCheckFirst],
+    esbuildPlugins: [nodeCheckFirst, undiciWasmAside],
   },
   {
     entry: { cli: "src/cli/main.ts" },
+    esbuildPlugins: [undiciWasmAside],
     format: ["esm"],
     target: "node22",
     platform: "node",
