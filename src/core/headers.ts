@@ -6,7 +6,9 @@ export type RawHeaders = Record<string, string | string[] | undefined>;
 /** Flattens response headers to one lower-cased string per name. */
 export function flattenHeaders(raw: RawHeaders): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(raw)) {
+  // A loop over the keys, not Object.entries: every response passes here, and entries allocates a pair per header.
+  for (const name of Object.keys(raw)) {
+    const value = raw[name];
     if (value === undefined) continue;
     out[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
   }
@@ -98,7 +100,9 @@ export function parseRateLimit(headers: Readonly<Record<string, string>>): RateL
 
 /** A header sent twice counts by its first value, the one the origin wrote before a proxy added its own. */
 function first(raw: string | undefined): string | undefined {
-  return raw === undefined ? undefined : headerValues(raw)[0];
+  if (raw === undefined) return undefined;
+  // Sent once, as nearly always: nothing to split.
+  return raw.includes(",") ? headerValues(raw)[0] : raw.trim() || undefined;
 }
 
 function parseCount(raw: string | undefined): number | undefined {

@@ -545,7 +545,8 @@ export class Transport {
         cause: error,
       });
     }
-    for (const [name, value] of Object.entries(this.#config.defaultQuery ?? {})) url.searchParams.set(name, value);
+    const defaultQuery = this.#config.defaultQuery;
+    if (defaultQuery !== undefined) for (const name of Object.keys(defaultQuery)) url.searchParams.set(name, defaultQuery[name]!);
     if (spec.query !== undefined) {
       for (const [name, value] of Object.entries(spec.query)) {
         if (Array.isArray(value)) {
@@ -555,8 +556,9 @@ export class Transport {
         } else if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
       }
     }
-    if (spec.anonymous !== true) {
-      for (const [name, value] of Object.entries(this.#config.authQuery ?? {})) url.searchParams.set(name, value);
+    const authQuery = this.#config.authQuery;
+    if (spec.anonymous !== true && authQuery !== undefined) {
+      for (const name of Object.keys(authQuery)) url.searchParams.set(name, authQuery[name]!);
     }
     return url;
   }
@@ -568,9 +570,11 @@ export class Transport {
       // Offered, so that a server or a CDN picks a coding faultline decodes rather than any it likes.
       "accept-encoding": ACCEPT_ENCODING,
     };
-    for (const [name, value] of Object.entries(this.#config.defaultHeaders ?? {})) headers[name.toLowerCase()] = value;
+    const defaults = this.#config.defaultHeaders;
+    if (defaults !== undefined) for (const name of Object.keys(defaults)) headers[name.toLowerCase()] = defaults[name]!;
     if (spec.anonymous !== true) Object.assign(headers, this.#config.authHeaders);
-    for (const [name, value] of Object.entries(settings.headers ?? {})) headers[name.toLowerCase()] = value;
+    const own = settings.headers;
+    if (own !== undefined) for (const name of Object.keys(own)) headers[name.toLowerCase()] = own[name]!;
     if (spec.json !== undefined) headers["content-type"] = "application/json";
     if (settings.idempotencyKey !== undefined) headers["idempotency-key"] = settings.idempotencyKey;
     return headers;
