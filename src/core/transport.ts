@@ -116,11 +116,17 @@ export class TransportShared {
     return pool;
   }
 
+  /** Drops the pool of `route` if it is still `pool` (a proxy's agent that failed to load). */
+  forget(route: string, pool: Dispatcher | Promise<Dispatcher>): void {
+    if (this.#pools.get(route) === pool) this.#pools.delete(route);
+  }
+
   /** Closes every pool; the next call opens a new one. */
   async close(): Promise<void> {
     const pools = [...this.#pools.values()];
     this.#pools.clear();
-    await Promise.all(pools.map(async (pool) => (await pool).close()));
+    // A pool that never loaded has nothing to close; the calls that waited for it had its error.
+    await Promise.all(pools.map(async (pool) => (await Promise.resolve(pool).catch(() => undefined))?.close()));
   }
 }
 
@@ -595,7 +601,12 @@ export class Transport {
   }
 
   #pool(): Dispatcher | Promise<Dispatcher> {
-    return this.shared.pool(this.#route) ?? this.shared.open(this.#route, this.#newPool());
+    const open = this.shared.pool(this.#route);
+    if (open !== undefined) return open;
+    const pool = this.#newPool();
+    // Kept only if it loads: the next call tries again rather than meeting the same failure for ever.
+    if (pool instanceof Promise) pool.catch(() => this.shared.forget(this.#route, pool));
+    return this.shared.open(this.#route, pool);
   }
 
   #newPool(): Dispatcher | Promise<Dispatcher> {

@@ -24,7 +24,7 @@ import {
   ServerError,
   TimeoutError,
 } from "../../src/core/errors.js";
-import { ERROR_BODY_CAP } from "../../src/core/transport.js";
+import { ERROR_BODY_CAP, TransportShared } from "../../src/core/transport.js";
 import { closedPort, send } from "../helpers/server.js";
 import {
   KEY,
@@ -578,5 +578,24 @@ describe("APIPromise", () => {
     const promise = get(client(server.url));
     expect(promise).toBeInstanceOf(Promise);
     await promise;
+  });
+});
+
+describe("the shared pools", () => {
+  it("forget a pool that never loaded, and close cleanly past it", async () => {
+    const shared = new TransportShared();
+    const failed = Promise.reject(new Error("could not load the proxy agent"));
+    failed.catch(() => undefined);
+    shared.open("proxy", failed);
+    const agent = new Agent();
+    shared.open("direct", agent);
+    shared.forget("proxy", failed);
+    expect(shared.pool("proxy")).toBeUndefined();
+    // forget() leaves a pool opened since in its place alone.
+    shared.forget("direct", new Agent());
+    expect(shared.pool("direct")).toBe(agent);
+    shared.open("proxy", failed);
+    await expect(shared.close()).resolves.toBeUndefined();
+    expect(agent.closed).toBe(true);
   });
 });
