@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { APIPromise, type ApiResponse } from "./api-promise.js";
+import { AttemptAbort } from "./attempt-abort.js";
 import { ACCEPT_ENCODING, BodyProblem, readBody, type ResponseBody } from "./body.js";
 import { Breaker, type CircuitBreakerOptions, type CircuitState, type Outcome, type Permit } from "./breaker.js";
 import { RetryBudget, type RetryBudgetOptions, type RetryBudgetState } from "./budget.js";
@@ -382,7 +383,7 @@ export class Transport {
     const remaining = call.deadlineAt === undefined ? Infinity : call.deadlineAt - started;
     if (remaining <= 0) throw timeoutFailure(context, true);
     const byDeadline = remaining < settings.timeout;
-    const controller = new AbortController();
+    const controller = new AttemptAbort();
     // setTimeout takes at most 2^31-1 ms; past that it would fire at once.
     const timer = setTimeout(() => controller.abort(TIMED_OUT), Math.min(settings.timeout, remaining, MAX_TIMER_MS));
     const signal = settings.signal;
@@ -391,6 +392,8 @@ export class Transport {
     if (signal?.aborted) controller.abort(CALLER_ABORTED);
     let status: number | undefined;
     try {
+      // undici cannot tell that this signal has ended already (it has no `aborted`): nothing is sent then.
+      if (controller.ended) throw controller.reason;
       const { body, headers } = this.#body(call);
       // The pool is looked up for each attempt: a close() during a retry's wait gives the retry a fresh one.
       const pool = settings.dispatcher ?? this.#pool();
@@ -400,7 +403,8 @@ export class Transport {
         method: spec.method,
         headers: trace === undefined ? headers : trace.headers(headers),
         body,
-        signal: controller.signal,
+        // undici takes an EventTarget as well as an AbortSignal; its types name only the latter.
+        signal: controller as unknown as AbortSignal,
       });
       const answered = response.statusCode;
       status = answered;
@@ -418,7 +422,7 @@ export class Transport {
       this.#logAttempt(call, attempt, started, answered);
       return success;
     } catch (error) {
-      const failure = error instanceof FaultlineError ? error : this.#noResponse(call, context, error, controller.signal, byDeadline);
+      const failure = error instanceof FaultlineError ? error : this.#noResponse(call, context, error, controller, byDeadline);
       this.#logAttempt(call, attempt, started, status, failure.code, failure === error ? undefined : errorCode(error));
       throw failure;
     } finally {
@@ -528,11 +532,11 @@ export class Transport {
   }
 
   /** No usable response: the caller aborted, a clock ran out, the proxy failed, or the network did. */
-  #noResponse(call: Call<unknown>, context: AttemptContext, error: unknown, signal: AbortSignal, byDeadline: boolean): FaultlineError {
-    if (signal.aborted && signal.reason === CALLER_ABORTED) {
+  #noResponse(call: Call<unknown>, context: AttemptContext, error: unknown, signal: AttemptAbort, byDeadline: boolean): FaultlineError {
+    if (signal.ended && signal.reason === CALLER_ABORTED) {
       return new AbortedError("The call was aborted", { method: context.method, url: context.url, attempts: context.attempt, cause: error });
     }
-    if (signal.aborted && signal.reason === TIMED_OUT) return timeoutFailure(context, byDeadline, error);
+    if (signal.ended && signal.reason === TIMED_OUT) return timeoutFailure(context, byDeadline, error);
     if (isUndiciTimeout(error)) return timeoutFailure(context, false, error);
     // Only the client's own pool goes through its proxies: a caller's dispatcher fails in its own words.
     const atProxy = call.settings.dispatcher === undefined ? this.#config.proxy?.failure(context, error) : undefined;
