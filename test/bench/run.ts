@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { request, Agent, type Dispatcher } from "undici";
 import { Anyformat, ApiError, RateLimitedError, ServerError } from "../../src/index.js";
 import { anyformatDialect } from "../../src/anyformat/dialect.js";
+import { AttemptAbort } from "../../src/core/attempt-abort.js";
 import { apiErrorFrom } from "../../src/core/error-response.js";
 import { flattenHeaders } from "../../src/core/headers.js";
 import { Redactor } from "../../src/core/redact.js";
@@ -157,7 +158,7 @@ async function main(): Promise<void> {
   console.log(`                        faultline af.workflows.get()         ${memory.faultlineOk.toFixed(1).padStart(6)} us/request`);
   console.log(
     `                        of which bounding the attempt          ${(memory.undiciBounded - memory.undiciOk).toFixed(1).padStart(6)} us ` +
-      `(raw undici with the AbortSignal + timer faultline sets per attempt: ${memory.undiciBounded.toFixed(1)} us/request)`,
+      `(raw undici with the abort handle + timer faultline sets per attempt: ${memory.undiciBounded.toFixed(1)} us/request)`,
   );
   console.log(
     `                        transport overhead per request       ${overheadUs.toFixed(1).padStart(6)} us ` +
@@ -452,12 +453,12 @@ async function measureInMemory(): Promise<{
   const raw = rawUndici(base, dispatcher);
   const ops: Record<string, Op> = {
     undiciOk: () => raw.get(WORKFLOW.id),
-    // What bounding each attempt costs by itself: the AbortSignal and timer faultline sets on every attempt.
+    // What bounding each attempt costs by itself: the abort handle and timer faultline sets on every attempt.
     undiciBounded: async () => {
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), 10_000);
+      const abort = new AttemptAbort();
+      const timer = setTimeout(() => abort.abort("timed out"), 10_000);
       try {
-        return await raw.get(WORKFLOW.id, controller.signal);
+        return await raw.get(WORKFLOW.id, abort as unknown as AbortSignal);
       } finally {
         clearTimeout(timer);
       }
