@@ -47,7 +47,7 @@ const undiciWasmAside: Plugin = {
   setup(build) {
     const copies = new Map<string, string>();
     build.onResolve({ filter: UNDICI_WASM }, (args) => {
-      if (!args.importer.includes(`${"node_modules"}/undici/`)) return undefined;
+      if (!/[\\/]node_modules[\\/]undici[\\/]/.test(args.importer)) return undefined;
       const source = join(dirname(args.importer), args.path);
       const name = `undici-${basename(dirname(source))}-${basename(source, ".js")}.cjs`;
       copies.set(name, source);
