@@ -94,19 +94,7 @@ export class CallTrace {
   /** Runs the call: published on `faultline:call`, inside its span, which ends when the call settles. */
   run<T>(call: () => Promise<T>): Promise<T> {
     const published = callChannel.hasSubscribers ? () => callChannel.tracePromise(call, this.message) : call;
-    const otel = this.#otel;
-    const span = this.#span;
-    if (otel === undefined || span === undefined) return published();
-    return otel.context.with(this.#context as Context, published).then(
-      (result) => {
-        endSpan(otel, span, result, undefined);
-        return result;
-      },
-      (error: unknown) => {
-        endSpan(otel, span, undefined, error);
-        throw error;
-      },
-    );
+    return inSpan(this.#otel, this.#span, this.#context, published, true);
   }
 
   /** The trace of one HTTP request of the call. */
@@ -158,19 +146,7 @@ export class AttemptTrace {
   /** Sends the request: published on `faultline:attempt`, inside its span (so an HTTP instrumentation nests under it). */
   run<T>(send: () => Promise<T>): Promise<T> {
     const published = attemptChannel.hasSubscribers ? () => attemptChannel.tracePromise(send, this.message) : send;
-    const otel = this.#otel;
-    const span = this.#span;
-    if (otel === undefined || span === undefined) return published();
-    return otel.context.with(this.#context as Context, published).then(
-      (result) => {
-        endSpan(otel, span, result, undefined);
-        return result;
-      },
-      (error: unknown) => {
-        endSpan(otel, span, undefined, error);
-        throw error;
-      },
-    );
+    return inSpan(this.#otel, this.#span, this.#context, published, true);
   }
 }
 
@@ -204,21 +180,27 @@ export class OperationTrace implements PollRecorder {
 
   run<T>(work: () => Promise<T>): Promise<T> {
     const published = operationChannel.hasSubscribers ? () => operationChannel.tracePromise(work, this.message) : work;
-    const otel = this.#otel;
-    const span = this.#span;
     // The calls made inside start in this context: their spans are the operation's children.
-    if (otel === undefined || span === undefined) return published();
-    return otel.context.with(this.#context as Context, published).then(
-      (result) => {
-        endSpan(otel, span, undefined, undefined);
-        return result;
-      },
-      (error: unknown) => {
-        endSpan(otel, span, undefined, error);
-        throw error;
-      },
-    );
+    return inSpan(this.#otel, this.#span, this.#context, published, false);
   }
+}
+
+/**
+ * Runs `work` with `span` active, ending the span when it settles: in error when it fails, and with the
+ * response's status when `answered` (a call or a request, not an operation). No span: just `work`.
+ */
+function inSpan<T>(otel: Otel | undefined, span: Span | undefined, context: Context | undefined, work: () => Promise<T>, answered: boolean): Promise<T> {
+  if (otel === undefined || span === undefined) return work();
+  return otel.context.with(context as Context, work).then(
+    (result) => {
+      endSpan(otel, span, answered ? result : undefined, undefined);
+      return result;
+    },
+    (error: unknown) => {
+      endSpan(otel, span, undefined, error);
+      throw error;
+    },
+  );
 }
 
 /**

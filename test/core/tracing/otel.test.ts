@@ -191,7 +191,8 @@ describe("a call traced with OpenTelemetry", () => {
   });
 
   it("puts a wait for results under one span: each poll a call in it, each pause between polls an event with its duration", async () => {
-    const { af } = await setup();
+    // Steps long enough that the run is still going at the first poll, however slow the machine.
+    const { af } = await setup({}, { stepMs: 100 });
     const wf = await invoiceWorkflow(af);
     const run = await af.workflows.run(wf.id, { text: "Invoice 42, total 99.50 EUR" });
     exporter.reset();
