@@ -38,7 +38,7 @@ if now == nil then
 end
 
 local f = redis.call('HMGET', key, 'id', 'count', 'end', 'endKnown', 'limit', 'windowMs', 'blockedUntil', 'probed', 'probeUntil', 'share', 'hit', 'counted',
-  'pending', 'lastUsed', 'ours', 'others', 'mine')
+  'pending', 'lastUsed', 'others', 'mine')
 -- A new hash numbers its windows from the time: a response to a slot taken before Redis lost its data
 -- (a restart) never matches a window opened after.
 local w = {
@@ -56,9 +56,8 @@ local w = {
   counted = f[12] == '1',
   pending = tonumber(f[13]) or 0,
   lastUsed = tonumber(f[14]) or 0,
-  ours = tonumber(f[15]) or 0,
-  others = tonumber(f[16]) or 0,
-  mine = tonumber(f[17]) or 0,
+  others = tonumber(f[15]) or 0,
+  mine = tonumber(f[16]) or 0,
 }
 
 local function num(x)
@@ -76,7 +75,7 @@ local function save()
     'limit', num(w.limit), 'windowMs', num(w.windowMs), 'blockedUntil', num(w.blockedUntil),
     'probed', flag(w.probed), 'probeUntil', num(w.probeUntil), 'share', num(w.share), 'hit', flag(w.hit), 'counted', flag(w.counted),
     'pending', num(w.pending), 'lastUsed', num(w.lastUsed),
-    'ours', num(w.ours), 'others', num(w.others), 'mine', num(w.mine))
+    'others', num(w.others), 'mine', num(w.mine))
   -- A week at most: a lying server's Retry-After of years must not make an out-of-range expiry.
   local live = math.max(w.ends, w.blockedUntil, w.probeUntil) - now
   live = math.min(math.max(live, 0), 604800000)
@@ -120,7 +119,6 @@ local function attribute(used)
   local counted = used - w.lastUsed
   local ours = math.min(counted, w.pending)
   w.pending = w.pending - ours
-  w.ours = w.ours + ours
   w.others = w.others + counted - ours
   w.lastUsed = used
 end
@@ -200,7 +198,6 @@ if blockMs ~= nil then
   w.blockedUntil = math.max(w.blockedUntil, now + math.min(blockMs, MAX_BLOCK_MS))
   if not w.hit then
     if w.limit == nil then shrink(nil) else shrink(limit) end
-    w.ours = w.ours / 2
     w.others = w.others / 2
   end
   w.hit = true

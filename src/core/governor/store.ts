@@ -108,8 +108,7 @@ interface Window {
   pending: number;
   /** The server's count (limit - remaining) at the last answer that gave one. */
   lastUsed: number;
-  /** What the server counted that we sent, and what it counted that others sent; halved at each cut, so old news fades. */
-  ours: number;
+  /** What the server counted that others sent; halved at each cut, so old news fades. */
   others: number;
 }
 
@@ -167,12 +166,12 @@ function shrunk(w: Pick<Window, "share" | "counted" | "others" | "mine">, limit:
 
 /**
  * Splits what the server counted since its last answer into ours (slots this store granted that were not
- * yet seen counted) and others' (the rest). Answers overtaking each other make the server's count look
+ * yet seen counted) and others' (the rest, which is what is kept). Answers overtaking each other make the server's count look
  * lower by at most what is still in flight: such an answer is late news and is skipped. A count that fell
  * by more is a new server window: it is taken as the new base, unattributed (whose requests they were is
  * unknown).
  */
-function attribute(w: Pick<Window, "pending" | "lastUsed" | "ours" | "others">, used: number): void {
+function attribute(w: Pick<Window, "pending" | "lastUsed" | "others">, used: number): void {
   if (used < w.lastUsed) {
     if (w.lastUsed - used > w.pending) w.lastUsed = used;
     return;
@@ -180,7 +179,6 @@ function attribute(w: Pick<Window, "pending" | "lastUsed" | "ours" | "others">, 
   const counted = used - w.lastUsed;
   const ours = Math.min(counted, w.pending);
   w.pending -= ours;
-  w.ours += ours;
   w.others += counted - ours;
   w.lastUsed = used;
 }
@@ -250,7 +248,6 @@ export class MemoryRateLimitStore implements RateLimitStore {
       w.blockedUntil = Math.max(w.blockedUntil, until);
       if (!w.hit) {
         w.share = shrunk(w, w.limit === undefined ? undefined : limit);
-        w.ours /= 2;
         w.others /= 2;
       }
       w.hit = true;
@@ -282,7 +279,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
   #window(key: string): Window {
     let w = this.#windows.get(key);
     if (w === undefined) {
-      w = { id: 0, count: 0, end: 0, endKnown: false, limit: undefined, windowMs: undefined, blockedUntil: 0, probed: false, probeUntil: 0, share: 1, hit: false, counted: false, mine: 0, pending: 0, lastUsed: 0, ours: 0, others: 0 };
+      w = { id: 0, count: 0, end: 0, endKnown: false, limit: undefined, windowMs: undefined, blockedUntil: 0, probed: false, probeUntil: 0, share: 1, hit: false, counted: false, mine: 0, pending: 0, lastUsed: 0, others: 0 };
       this.#windows.set(key, w);
     }
     return w;
