@@ -490,8 +490,13 @@ class Run<I, T> {
     }
   }
 
-  /** Hands a result to the iteration, and waits until it is taken: a slow reader holds the batch back. */
+  /**
+   * Hands a result to the iteration, and waits until it is taken: a slow reader holds the batch back. Once
+   * the batch is stopped nobody takes it (a document that ended after the stop is resumed later), and an
+   * abort listener added now would never fire: the worker would wait for ever, and `stop()` with it.
+   */
   async #end(key: string | undefined, result: BatchResult<I, T>): Promise<void> {
+    if (this.#stop.signal.aborted) return;
     await new Promise<void>((resolve) => {
       this.#ended.push({ key, result, taken: resolve });
       this.#notify();
@@ -520,6 +525,7 @@ class Labels {
 
   async acquire(label: string, signal: AbortSignal): Promise<() => void> {
     const queue = this.#queues.get(label);
+    if (signal.aborted) throw new AbortedError("The batch was stopped");
     if (queue === undefined) {
       this.#queues.set(label, []);
     } else {

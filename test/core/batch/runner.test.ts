@@ -296,6 +296,30 @@ describe("runBatch", () => {
       expect(Object.keys(server.countByKey())).toHaveLength(20);
     });
 
+    it("stops even when documents in flight end after the signal (a request already on its way), and resumes them", async () => {
+      const path = await tempJournal();
+      const server = new FakeServer();
+      const base = server.task();
+      const controller = new AbortController();
+      let collecting = 0;
+      // Collects that finish what they started, as a request already sent does, whatever the signal says;
+      // the signal comes while three are under way.
+      const stubborn: BatchTask<Doc, string> = { ...base, collect: async (doc, ref, _signal, history) => {
+        if (++collecting === 3) controller.abort();
+        await sleep(30);
+        return base.collect(doc, ref, new AbortController().signal, history);
+      } };
+      const run = (async () => {
+        for await (const r of runBatch(stubborn, docs(6), { journal: path, concurrency: 3, signal: controller.signal })) void r;
+      })().catch((e: unknown) => e);
+      const ended = await Promise.race([run, sleep(5_000).then(() => "still running")]);
+      expect(ended).toBeInstanceOf(AbortedError);
+
+      const second = await collect(runBatch(server.task(), docs(6), { journal: path, concurrency: 3, settleMs: 5 }));
+      expect(second.map((r) => r.status).every((s) => s === "processed")).toBe(true);
+      expect(Object.values(server.countByKey()).every((n) => n === 1)).toBe(true);
+    });
+
     it("resumes: delivered documents are skipped, submitted ones waited for, lost ones looked for before being sent", async () => {
       const path = await tempJournal();
       const server = new FakeServer();
