@@ -52,7 +52,8 @@ const it = test.extend<{ rig: Rig }>({
 async function workflows({ af }: Rig, n: number): Promise<string[]> {
   const ids: string[] = [];
   await runPool(n, 20, async () => {
-    const wf = await af.workflows.create({ name: "invoice", fields: [{ name: "total", description: "Grand total", data_type: "float" }] });
+    // Set-up, before any fault: a busy machine must not fail it on the client's one-second timeout.
+    const wf = await af.workflows.create({ name: "invoice", fields: [{ name: "total", description: "Grand total", data_type: "float" }] }, { timeout: 30_000 });
     ids.push(wf.id);
   });
   return ids;
@@ -73,7 +74,7 @@ function runsReached(log: readonly EmulatorLogEntry[], id: string): number {
 }
 
 async function runsRecorded({ af }: Rig, id: string): Promise<number> {
-  const page = await af.workflows.runs(id);
+  const page = await af.workflows.runs(id, {}, { timeout: 30_000 });
   return page.results.length;
 }
 
