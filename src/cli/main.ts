@@ -39,7 +39,11 @@ process.on("SIGTERM", onSignal);
 const code = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
-  stdin: process.stdin,
+  // A getter: process.stdin builds its stream (and loads fs streams and readline) when first read, and only
+  // commands that read a document from '-' need it.
+  get stdin() {
+    return process.stdin;
+  },
   env: process.env,
   signal: interrupt.signal,
 });
