@@ -2,11 +2,14 @@ import * as z from "zod/mini";
 import type { Dialect, ErrorBodyFields, ErrorResponse } from "../core/dialect.js";
 import type { ValidationIssue } from "../core/errors.js";
 
-const issue = z.looseObject({
+// Each schema is built on first use (`z.lazy`, which keeps what it built): building every one of them at
+// import cost each process a cold start of over ten milliseconds, and a process uses a few.
+
+const issue = z.lazy(() => z.looseObject({
   type: z.catch(z.string(), "unknown"),
   loc: z.catch(z.array(z.union([z.string(), z.number()])), []),
   msg: z.catch(z.string(), ""),
-});
+}));
 
 const text = z.catch(z.optional(z.string()), undefined);
 
@@ -15,14 +18,14 @@ const text = z.catch(z.optional(z.string()), undefined);
  * and its framework form (`{"detail": "Not found."}`). Every field is read on its own, so one wrong type
  * spoils only that field.
  */
-const structured = z.looseObject({
+const structured = z.lazy(() => z.looseObject({
   error: text,
   detail: z.catch(z.optional(z.union([z.string(), z.array(issue)])), undefined),
   error_code: text,
   retryable: z.catch(z.optional(z.boolean()), undefined),
   request_id: text,
   reference_id: text,
-});
+}));
 
 /** How much of the body's `detail` a message carries; the whole of it stays in `err.detail`. */
 const DETAIL_CHARS = 300;

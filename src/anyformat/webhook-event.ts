@@ -2,6 +2,9 @@ import * as z from "zod/mini";
 import { InvalidArgumentError } from "../core/errors.js";
 import { safeParse, type SafeParseResult } from "../core/schema.js";
 
+// Each schema is built on first use (`z.lazy`, which keeps what it built): building every one of them at
+// import cost each process a cold start of over ten milliseconds, and a process uses a few.
+
 /** The events anyformat sends to a webhook. */
 export const WEBHOOK_EVENT_TYPES = ["extraction.completed", "extraction.failed"] as const;
 
@@ -23,7 +26,7 @@ const Instant = z.union([z.string().check(z.minLength(1)), z.number()]);
  * The documented event body: `{event, timestamp, data: {extraction_id, status, workflow_id, processed_at}}`.
  * Keys the docs do not name are kept, as everywhere in faultline: the API may add some.
  */
-const WebhookEventSchema = z.looseObject({
+const WebhookEventSchema = z.lazy(() => z.looseObject({
   event: z.enum(WEBHOOK_EVENT_TYPES),
   timestamp: Instant,
   data: z.looseObject({
@@ -33,7 +36,7 @@ const WebhookEventSchema = z.looseObject({
     workflow_id: z.string().check(z.minLength(1)),
     processed_at: Instant,
   }),
-});
+}));
 
 /**
  * An anyformat webhook event, as `parseWebhookEvent` returns it, in the API's wire names.

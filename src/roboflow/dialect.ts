@@ -2,11 +2,14 @@ import * as z from "zod/mini";
 import type { Dialect, ErrorBodyFields, ErrorResponse } from "../core/dialect.js";
 import { API_REMEDIES, withRemedy } from "./remedies.js";
 
+// Each schema is built on first use (`z.lazy`, which keeps what it built): building every one of them at
+// import cost each process a cold start of over ten milliseconds, and a process uses a few.
+
 const text = z.catch(z.optional(z.string()), undefined);
 const flag = z.catch(z.optional(z.boolean()), undefined);
 
 /** `{"error": {"message", "type", "hint", "status"}}`: the Graph API form. */
-const nested = z.looseObject({
+const nested = z.lazy(() => z.looseObject({
   error: z.looseObject({
     message: text,
     type: text,
@@ -17,26 +20,26 @@ const nested = z.looseObject({
   hint: text,
   error_code: text,
   retryable: flag,
-});
+}));
 
 /** `{"error": "..."}`, or `{"error": "<code>", "message": "..."}`. */
-const flat = z.looseObject({
+const flat = z.lazy(() => z.looseObject({
   error: z.string(),
   message: text,
   hint: text,
   type: text,
   error_code: text,
   retryable: flag,
-});
+}));
 
 /** `{"message", "type", "hint"}` with no `error` at all: how annotation refusals were worded in 2023. */
-const bare = z.looseObject({
+const bare = z.lazy(() => z.looseObject({
   message: z.string(),
   type: text,
   hint: text,
   error_code: text,
   retryable: flag,
-});
+}));
 
 const SNAKE_CODE = /^[a-z][a-z0-9]*(_[a-z0-9]+)+$/;
 

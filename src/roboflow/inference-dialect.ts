@@ -3,26 +3,29 @@ import type { Dialect, ErrorBodyFields, ErrorResponse } from "../core/dialect.js
 import type { ValidationIssue } from "../core/errors.js";
 import { INFERENCE_REMEDIES, withRemedy } from "./remedies.js";
 
+// Each schema is built on first use (`z.lazy`, which keeps what it built): building every one of them at
+// import cost each process a cold start of over ten milliseconds, and a process uses a few.
+
 const text = z.catch(z.optional(z.string()), undefined);
 
 /**
  * The inference server's form: `{"message"}`, the serverless auth layer's `{"status", "message"}`,
  * and for workflow and model failures `error_type`, `inner_error_message`, `help_url` beside them.
  */
-const inference = z.looseObject({
+const inference = z.lazy(() => z.looseObject({
   message: z.string(),
   error_type: text,
   inner_error_message: text,
   help_url: text,
   retryable: z.catch(z.optional(z.boolean()), undefined),
-});
+}));
 
 /** FastAPI's own answers before a route runs: `{"detail": "..."}` or the 422 list of issues. */
-const issue = z.looseObject({ type: z.string(), loc: z.array(z.union([z.string(), z.number()])), msg: z.string() });
-const fastapi = z.looseObject({ detail: z.union([z.string(), z.array(issue)]) });
+const issue = z.lazy(() => z.looseObject({ type: z.string(), loc: z.array(z.union([z.string(), z.number()])), msg: z.string() }));
+const fastapi = z.lazy(() => z.looseObject({ detail: z.union([z.string(), z.array(issue)]) }));
 
 /** The edge in front of the host sometimes answers in the main API's flat form. */
-const edge = z.looseObject({ error: z.string() });
+const edge = z.lazy(() => z.looseObject({ error: z.string() }));
 
 function readBody(json: unknown): ErrorBodyFields {
   const i = inference.safeParse(json);

@@ -5,12 +5,15 @@
  */
 import * as z from "zod/mini";
 
+// Each schema is built on first use (`z.lazy`, which keeps what it built): building every one of them at
+// import cost each process a cold start of over ten milliseconds, and a process uses a few.
+
 // ---------------------------------------------------------------------------------------------
 // Workspace and projects
 // ---------------------------------------------------------------------------------------------
 
 /** One project as listed in its workspace. `id` is `"ws/proj"`, usable wherever a project is asked for. */
-export const ProjectSummary = z.looseObject({
+const projectSummary = () => z.looseObject({
   id: z.string(),
   name: z.string(),
   type: z.optional(z.string()),
@@ -24,23 +27,24 @@ export const ProjectSummary = z.looseObject({
   splits: z.optional(z.record(z.string(), z.number())),
   classes: z.optional(z.record(z.string(), z.number())),
 });
+export const ProjectSummary = z.lazy(projectSummary);
 export type ProjectSummary = z.infer<typeof ProjectSummary>;
 
 /** A workspace with its projects. */
-export const Workspace = z.looseObject({
+export const Workspace = z.lazy(() => z.looseObject({
   name: z.string(),
   url: z.string(),
   members: z.optional(z.number()),
   projects: z.array(ProjectSummary),
-});
+}));
 export type Workspace = z.infer<typeof Workspace>;
 
 /** `GET /{ws}`: `{workspace: {...}}`. */
-export const WorkspaceResponse = z.looseObject({ workspace: Workspace });
+export const WorkspaceResponse = z.lazy(() => z.looseObject({ workspace: Workspace }));
 export type WorkspaceResponse = z.infer<typeof WorkspaceResponse>;
 
 /** One version as `GET /{ws}/{proj}` lists it. `id` is `"ws/proj/N"`. */
-export const VersionSummary = z.looseObject({
+const versionSummary = () => z.looseObject({
   id: z.string(),
   name: z.optional(z.string()),
   created: z.optional(z.number()),
@@ -50,30 +54,31 @@ export const VersionSummary = z.looseObject({
   augmentation: z.optional(z.record(z.string(), z.unknown())),
   exports: z.optional(z.array(z.string())),
 });
+export const VersionSummary = z.lazy(versionSummary);
 export type VersionSummary = z.infer<typeof VersionSummary>;
 
 /** The workspace as project and version answers name it (without its project list). */
-export const WorkspaceRef = z.looseObject({
+export const WorkspaceRef = z.lazy(() => z.looseObject({
   name: z.optional(z.string()),
   url: z.string(),
   members: z.optional(z.number()),
-});
+}));
 export type WorkspaceRef = z.infer<typeof WorkspaceRef>;
 
 /** `GET /{ws}/{proj}`: the project and its versions. */
-export const ProjectDetail = z.looseObject({
+export const ProjectDetail = z.lazy(() => z.looseObject({
   workspace: WorkspaceRef,
   project: ProjectSummary,
   versions: z.array(VersionSummary),
-});
+}));
 export type ProjectDetail = z.infer<typeof ProjectDetail>;
 
 /** `POST /{ws}/projects`: the new project (Roboflow answers with its fields at the top level). */
-export const ProjectCreated = z.looseObject({
+export const ProjectCreated = z.lazy(() => z.looseObject({
   id: z.string(),
   name: z.optional(z.string()),
   type: z.optional(z.string()),
-});
+}));
 export type ProjectCreated = z.infer<typeof ProjectCreated>;
 
 // ---------------------------------------------------------------------------------------------
@@ -81,27 +86,27 @@ export type ProjectCreated = z.infer<typeof ProjectCreated>;
 // ---------------------------------------------------------------------------------------------
 
 /** A version in full, as `GET /{ws}/{proj}/{version}` gives it. */
-export const Version = z.extend(VersionSummary, {
+export const Version = z.lazy(() => z.extend(versionSummary(), {
   generating: z.optional(z.boolean()),
   progress: z.optional(z.number()),
   models: z.optional(z.unknown()),
   classes: z.optional(z.unknown()),
-});
+}));
 export type Version = z.infer<typeof Version>;
 
 /** `GET /{ws}/{proj}/{version}`. */
-export const VersionDetail = z.looseObject({
+export const VersionDetail = z.lazy(() => z.looseObject({
   workspace: z.optional(WorkspaceRef),
-  project: z.optional(z.partial(ProjectSummary)),
+  project: z.optional(z.partial(projectSummary())),
   version: Version,
-});
+}));
 export type VersionDetail = z.infer<typeof VersionDetail>;
 
 /** `POST /{ws}/{proj}/generate`: `{message, version}` (the new version's number or id). */
-export const VersionGenerated = z.looseObject({
+export const VersionGenerated = z.lazy(() => z.looseObject({
   message: z.optional(z.string()),
   version: z.union([z.number(), z.string()]),
-});
+}));
 export type VersionGenerated = z.infer<typeof VersionGenerated>;
 
 /** An export that is ready: `link` is the signed download URL. `raw` is Roboflow's whole answer. */
@@ -122,7 +127,7 @@ export interface ExportPreparing {
 export type ExportStatus = ExportReady | ExportPreparing;
 
 /** The export answer, 200 `{export: {link}}` when ready or 202 `{progress}` while preparing, made an `ExportStatus`. */
-export const ExportResponse: z.ZodMiniType<ExportStatus> = z.union([
+export const ExportResponse: z.ZodMiniType<ExportStatus> = z.lazy(() => z.union([
   z.pipe(
     z.looseObject({ export: z.looseObject({ link: z.string() }) }),
     z.transform((raw): ExportReady => ({ status: "ready", link: raw.export.link, raw })),
@@ -131,7 +136,7 @@ export const ExportResponse: z.ZodMiniType<ExportStatus> = z.union([
     z.looseObject({ progress: z.number() }),
     z.transform((raw): ExportPreparing => ({ status: "preparing", progress: raw.progress, raw })),
   ),
-]);
+]));
 
 // ---------------------------------------------------------------------------------------------
 // Trash
@@ -141,25 +146,25 @@ export const ExportResponse: z.ZodMiniType<ExportStatus> = z.union([
 export type TrashItemType = "project" | "version" | "workflow";
 
 /** One item in Trash. */
-export const TrashItem = z.looseObject({
+export const TrashItem = z.lazy(() => z.looseObject({
   id: z.string(),
   type: z.string(),
   name: z.optional(z.string()),
   deletedAt: z.optional(z.unknown()),
   scheduledCleanupAt: z.optional(z.unknown()),
   parentId: z.optional(z.nullable(z.string())),
-});
+}));
 export type TrashItem = z.infer<typeof TrashItem>;
 
 /** `GET /{ws}/trash`. */
-export const TrashList = z.looseObject({
+export const TrashList = z.lazy(() => z.looseObject({
   items: z.array(TrashItem),
   sections: z.optional(z.record(z.string(), z.unknown())),
-});
+}));
 export type TrashList = z.infer<typeof TrashList>;
 
 /** What a delete, restore or other acknowledged action answers: whatever Roboflow says, kept whole. */
-export const Acknowledgement = z.looseObject({});
+export const Acknowledgement = z.lazy(() => z.looseObject({}));
 export type Acknowledgement = z.infer<typeof Acknowledgement>;
 
 // ---------------------------------------------------------------------------------------------
@@ -167,29 +172,29 @@ export type Acknowledgement = z.infer<typeof Acknowledgement>;
 // ---------------------------------------------------------------------------------------------
 
 /** One workflow as listed. `url` is its slug, the name `get`/`delete` take. */
-export const WorkflowSummary = z.looseObject({
+export const WorkflowSummary = z.lazy(() => z.looseObject({
   name: z.string(),
   url: z.string(),
   status: z.optional(z.string()),
   id: z.optional(z.string()),
-});
+}));
 export type WorkflowSummary = z.infer<typeof WorkflowSummary>;
 
 /** `GET /{ws}/workflows`. */
-export const WorkflowList = z.looseObject({ workflows: z.array(WorkflowSummary) });
+export const WorkflowList = z.lazy(() => z.looseObject({ workflows: z.array(WorkflowSummary) }));
 export type WorkflowList = z.infer<typeof WorkflowList>;
 
 /** A workflow with its definition. `config` is the workflow's JSON (Roboflow sends it as a string or an object). */
-export const Workflow = z.looseObject({
+export const Workflow = z.lazy(() => z.looseObject({
   id: z.optional(z.string()),
   name: z.string(),
   url: z.string(),
   config: z.optional(z.unknown()),
-});
+}));
 export type Workflow = z.infer<typeof Workflow>;
 
 /** `GET /{ws}/workflows/{url}`, and what create and update answer. */
-export const WorkflowResponse = z.looseObject({ workflow: Workflow });
+export const WorkflowResponse = z.lazy(() => z.looseObject({ workflow: Workflow }));
 export type WorkflowResponse = z.infer<typeof WorkflowResponse>;
 
 // ---------------------------------------------------------------------------------------------
@@ -197,20 +202,20 @@ export type WorkflowResponse = z.infer<typeof WorkflowResponse>;
 // ---------------------------------------------------------------------------------------------
 
 /** A dedicated deployment. */
-export const Deployment = z.looseObject({
+export const Deployment = z.lazy(() => z.looseObject({
   deployment_name: z.string(),
   status: z.optional(z.string()),
   machine_type: z.optional(z.string()),
   domain: z.optional(z.string()),
-});
+}));
 export type Deployment = z.infer<typeof Deployment>;
 
 /** One machine type a deployment can run on. */
-export const MachineType = z.looseObject({ name: z.string() });
+export const MachineType = z.lazy(() => z.looseObject({ name: z.string() }));
 export type MachineType = z.infer<typeof MachineType>;
 
 /** One deployment log line. */
-export const DeploymentLogEntry = z.looseObject({});
+export const DeploymentLogEntry = z.lazy(() => z.looseObject({}));
 export type DeploymentLogEntry = z.infer<typeof DeploymentLogEntry>;
 
 // ---------------------------------------------------------------------------------------------
@@ -234,26 +239,26 @@ export type UploadedImage =
   | { readonly id: string | undefined; readonly duplicate: true };
 
 /** `POST /dataset/{proj}/upload`: `{success: true, id}` for a new image, `{duplicate: true, id}` for a known one. */
-export const ImageUploadResponse: z.ZodMiniType<UploadedImage> = z.union([
+export const ImageUploadResponse: z.ZodMiniType<UploadedImage> = z.lazy(() => z.union([
   z.pipe(
     z.looseObject({ duplicate: z.literal(true), id: z.optional(z.string()) }),
     z.transform((r): UploadedImage => ({ id: r.id, duplicate: true })),
   ),
   z.pipe(z.looseObject({ id: z.string() }), z.transform((r): UploadedImage => ({ id: r.id, duplicate: false }))),
-]);
+]));
 
 /** One box of an image's annotation, in pixels (`x`, `y` the centre). @example `image.annotation?.boxes?.map((b) => b.label)` */
-export const AnnotationBox = z.looseObject({
+export const AnnotationBox = z.lazy(() => z.looseObject({
   label: z.string(),
   x: z.number(),
   y: z.number(),
   width: z.number(),
   height: z.number(),
-});
+}));
 export type AnnotationBox = z.infer<typeof AnnotationBox>;
 
 /** An image as `GET /{ws}/{proj}/images/{id}` gives it. @example `const { split, tags, urls } = await rf.images.get("widgets", id)` */
-export const ImageDetail = z.looseObject({
+export const ImageDetail = z.lazy(() => z.looseObject({
   id: z.string(),
   name: z.optional(z.string()),
   annotation: z.optional(
@@ -272,14 +277,14 @@ export const ImageDetail = z.looseObject({
   created: z.optional(z.unknown()),
   urls: z.optional(z.looseObject({ original: z.optional(z.string()), thumb: z.optional(z.string()), annotation: z.optional(z.string()) })),
   embedding: z.optional(z.unknown()),
-});
+}));
 export type ImageDetail = z.infer<typeof ImageDetail>;
 
 /** `GET /{ws}/{proj}/images/{id}`: `{image: {...}}`. */
-export const ImageResponse = z.looseObject({ image: ImageDetail });
+export const ImageResponse = z.lazy(() => z.looseObject({ image: ImageDetail }));
 
 /** A delete answers 204 with no body (documented) or 200 with counts (seen): both are success; `{}` for the 204. */
-export const ImagesDeleted = z.pipe(
+export const ImagesDeleted = z.lazy(() => z.pipe(
   z.optional(z.looseObject({})),
   z.transform((r): Readonly<Record<string, unknown>> => r ?? {}),
-);
+));
