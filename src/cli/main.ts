@@ -18,6 +18,10 @@ if (problem !== undefined) {
   process.exit(1);
 }
 
+// Node keeps the compiled code of what follows (in its temp directory, or NODE_COMPILE_CACHE; off with
+// NODE_DISABLE_COMPILE_CACHE=1): a command's next run skips compiling the client (9 to 18 ms of a call, measured).
+process.getBuiltinModule("node:module").enableCompileCache();
+
 const { runCli } = await import("./cli.js");
 
 // `faultline ... | head` closes stdout early: that is the reader's choice, not a failure to report.
