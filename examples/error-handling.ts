@@ -35,8 +35,6 @@ function explain(err: FaultlineError): string {
       return `state forbids it: ${err.message}`;
     case "PAYMENT_REQUIRED":
       return `billing: ${err.message}`;
-    case "PAYMENT_REQUIRED":
-      return `billing: ${err.message}`;
     case "PRECONDITION_FAILED":
       return `not ready yet, poll again (retryable: ${err.retryable})`;
     case "EXTRACTION_FAILED":
@@ -78,9 +76,6 @@ try {
   );
   await attempt("missing workflow", () => af.workflows.get("00000000-0000-0000-0000-000000000000"));
   await attempt("wrong key", () => new Anyformat({ apiKey: "wrong", baseUrl: emulator.url }).workflows.list());
-  // Retry-After 1 s is over this client's maxRetryAfter (500 ms): thrown at once, for the caller to schedule.
-  emulator.inject("rateLimit");
-  await attempt("rate limited for longer than we wait", () => af.workflows.list());
   // maxRetries 1: two 500s in a row exhaust the call.
   emulator.inject("serverError", { count: 2 });
   await attempt("server down", () => af.workflows.list());
@@ -91,6 +86,10 @@ try {
   const run = await af.workflows.run(wf.id, { text: "this document will FAIL" });
   await attempt("results while processing", () => af.results.get(wf.id, run.id));
   await attempt("a failed extraction", () => af.results.waitFor(wf.id, run.id, { pollInterval: 50 }));
+  // Retry-After 1 s is over this client's maxRetryAfter (500 ms): thrown at once, for the caller to schedule.
+  // The whole tier then waits that second out (the rate-limit governor), so this case comes last.
+  emulator.inject("rateLimit");
+  await attempt("rate limited for longer than we wait", () => af.workflows.list());
   await attempt("no key at all", () => new Anyformat({ apiKey: "", baseUrl: emulator.url }).workflows.list());
 } finally {
   await af.close();
