@@ -1,14 +1,14 @@
 import type { ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Anyformat } from "../../src/anyformat/client.js";
 import { ANYFORMAT_EMULATOR_KEY } from "../../src/testing/anyformat/app.js";
 import { mulberry32 } from "../../src/testing/random.js";
 import { startEmulator } from "../../src/testing/server.js";
 import { startProxy } from "../helpers/proxy.js";
-import { startCli } from "./support.js";
+import { type Finished, finished, releasedAfterAll, startCli } from "./support.js";
 
 /**
  * The batch CLI killed with SIGKILL again and again, and resumed each time until it ends, against an
@@ -21,26 +21,8 @@ import { startCli } from "./support.js";
  */
 
 const DOCUMENTS = 200;
-const dirs: string[] = [];
-const open: Array<{ close(): Promise<void> }> = [];
+const { open, dirs } = releasedAfterAll();
 
-afterAll(async () => {
-  await Promise.all(open.splice(0).map((server) => server.close()));
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-interface Run {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stderr: string;
-}
-
-function finish(child: ChildProcess): Promise<Run> {
-  let stderr = "";
-  child.stderr?.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-  child.stdout?.resume();
-  return new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stderr })));
-}
 
 describe("the batch CLI killed with SIGKILL at random moments and resumed", () => {
   it(`ends with one line per document, one submission per document, no result lost (${DOCUMENTS} documents)`, async () => {
@@ -95,10 +77,10 @@ describe("the batch CLI killed with SIGKILL at random moments and resumed", () =
     const env = { ANYFORMAT_API_KEY: ANYFORMAT_EMULATOR_KEY, ANYFORMAT_BASE_URL: proxy.url };
     const started = Date.now();
     const kills: string[] = [];
-    let last: Run | undefined;
+    let last: Finished | undefined;
     for (; runs < 12; runs++) {
       current = startCli(runs === 0 ? args : [...args, "--resume"], { env });
-      const ended = finish(current);
+      const ended = finished(current);
       let timer: NodeJS.Timeout | undefined;
       if (runs > 0 && runs < 5) {
         const child = current;

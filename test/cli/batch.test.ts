@@ -1,21 +1,15 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Anyformat } from "../../src/anyformat/client.js";
 import { ANYFORMAT_EMULATOR_KEY, type AnyformatApp } from "../../src/testing/anyformat/app.js";
 import { startEmulator, type Emulator, type StartAnyformatOptions } from "../../src/testing/server.js";
 import { startProxy } from "../helpers/proxy.js";
-import { expectFailure, runCli, runCliInTerminal, startCli, until, type CliResult } from "./support.js";
+import { type CliResult, expectFailure, releasedAfterAll, runCli, runCliInTerminal, startCli, until } from "./support.js";
 
 const KEY = ANYFORMAT_EMULATOR_KEY;
-const open: Array<{ close(): Promise<void> }> = [];
-const dirs: string[] = [];
-
-afterAll(async () => {
-  await Promise.all(open.splice(0).map((server) => server.close()));
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
+const { open, dirs } = releasedAfterAll();
 
 interface Rig {
   readonly emu: Emulator<AnyformatApp>;

@@ -1,14 +1,14 @@
 import type { ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ROBOFLOW_EMULATOR_KEY } from "../../src/testing/roboflow/app.js";
 import { mulberry32 } from "../../src/testing/random.js";
 import { startEmulator } from "../../src/testing/server.js";
 import { png, sha256 } from "../helpers/images.js";
 import { startProxy } from "../helpers/proxy.js";
-import { startCli } from "./support.js";
+import { type Finished, finished, releasedAfterAll, startCli } from "./support.js";
 
 /**
  * `roboflow upload` killed with SIGKILL again and again, and resumed each time until it ends, against an
@@ -24,28 +24,8 @@ import { startCli } from "./support.js";
  */
 
 const IMAGES = 120;
-const dirs: string[] = [];
-const open: Array<{ close(): Promise<void> }> = [];
+const { open, dirs } = releasedAfterAll();
 
-afterAll(async () => {
-  await Promise.all(open.splice(0).map((server) => server.close()));
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-interface Run {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function finish(child: ChildProcess): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-  child.stderr?.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-  return new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
-}
 
 interface JournalState {
   /** Records in the journal. */
@@ -163,10 +143,10 @@ describe("roboflow upload killed with SIGKILL at random moments and resumed", ()
     const kills: string[] = [];
     const lostToKills = { uploads: 0, annotations: 0 };
     let recordsBefore = 0;
-    let last: Run | undefined;
+    let last: Finished | undefined;
     for (; runs < 14; runs++) {
       current = startCli(runs === 0 ? args : [...args, "--resume"], { env });
-      const ended = finish(current);
+      const ended = finished(current);
       let timer: NodeJS.Timeout | undefined;
       if (runs >= 2 && runs < 6) {
         const child = current;

@@ -1,23 +1,17 @@
-import { mkdir, mkdtemp, open as openFile, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open as openFile, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Roboflow } from "../../src/roboflow/client.js";
 import { ROBOFLOW_EMULATOR_KEY, type RoboflowApp, type RoboflowEmulatorOptions } from "../../src/testing/roboflow/app.js";
 import { startEmulator, type Emulator } from "../../src/testing/server.js";
 import { png, sha256 } from "../helpers/images.js";
 import { startProxy } from "../helpers/proxy.js";
-import { expectFailure, MODES, runCli, runCliInTerminal, startCli, until, type CliResult } from "./support.js";
+import { type CliResult, expectFailure, MODES, releasedAfterAll, runCli, runCliInTerminal, startCli, until } from "./support.js";
 
 const KEY = ROBOFLOW_EMULATOR_KEY;
 const WRONG_KEY = "rf-wrong-key-8d1e4b";
-const open: Array<{ close(): Promise<void> }> = [];
-const dirs: string[] = [];
-
-afterAll(async () => {
-  await Promise.all(open.splice(0).map((server) => server.close()));
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
+const { open, dirs } = releasedAfterAll();
 
 interface Rig {
   readonly emu: Emulator<RoboflowApp>;

@@ -300,3 +300,31 @@ export class TestClock {
     this.#now += ms;
   }
 }
+
+/** What a process started with `startCli` ended with, once it closed. */
+export interface Finished {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Collects a started process's output until it closes. */
+export function finished(child: ChildProcess): Promise<Finished> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+  child.stderr?.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+  return new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+/** Servers and folders a test file opens, closed and removed once all its tests have run. */
+export function releasedAfterAll(): { readonly open: Array<{ close(): Promise<void> }>; readonly dirs: string[] } {
+  const open: Array<{ close(): Promise<void> }> = [];
+  const dirs: string[] = [];
+  afterAll(async () => {
+    await Promise.all(open.splice(0).map((server) => server.close()));
+    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+  return { open, dirs };
+}

@@ -6,9 +6,9 @@
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
-import type { AddressInfo } from "node:net";
 import tls from "node:tls";
 import { createProxy } from "proxy";
+import { listenOnLoopback } from "./server.js";
 
 /** A request the proxy was asked to carry, as it read it (before deciding whether to allow it). */
 export interface ProxiedRequest {
@@ -37,20 +37,9 @@ export async function startHttpProxy(credentials?: { readonly user: string; read
     seen.push({ method: req.method ?? "", target: req.url ?? "", proxyAuthorization });
     return expected === undefined || proxyAuthorization === expected;
   };
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  const bare = `http://127.0.0.1:${port}`;
+  const { port, close } = await listenOnLoopback(server);
   const auth = credentials === undefined ? "" : `${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.password)}@`;
-  return {
-    url: `http://${auth}127.0.0.1:${port}`,
-    bare,
-    seen,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { url: `http://${auth}127.0.0.1:${port}`, bare: `http://127.0.0.1:${port}`, seen, close };
 }
 
 const CERT = readFileSync(new URL("./tls/cert.pem", import.meta.url), "utf8");
@@ -81,16 +70,6 @@ export async function startHttpsServer(): Promise<HttpsServer> {
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ message: "ok" }));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `https://127.0.0.1:${port}`,
-    port,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const { port, close } = await listenOnLoopback(server);
+  return { url: `https://127.0.0.1:${port}`, port, requests, close };
 }

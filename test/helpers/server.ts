@@ -40,18 +40,23 @@ export async function startServer(handler: Handler): Promise<LoopbackServer> {
     handler(req, res);
   });
   server.on("clientError", (_error, socket) => socket.destroy());
+  const { port, close } = await listenOnLoopback(server);
+  return { url: `http://127.0.0.1:${port}`, port, requests, close };
+}
+
+/**
+ * Starts `server` on a free port of 127.0.0.1. `close()` also drops the connections clients keep alive,
+ * so it never waits on an idle pool.
+ */
+export async function listenOnLoopback(server: http.Server): Promise<{ readonly port: number; close(): Promise<void> }> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const close = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  return { port, close };
 }
 
 /** Writes `reply` to `res`. */

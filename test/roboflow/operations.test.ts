@@ -1,23 +1,9 @@
 /** Every Roboflow call is named for the resource method that made it: the name its spans and logs carry. */
-import { tracingChannel } from "node:diagnostics_channel";
-import { afterEach, beforeEach, expect, it } from "vitest";
-import { TRACING_CHANNELS, type CallMessage } from "../../src/core/tracing/channels.js";
+import { expect, it } from "vitest";
+import { recordCallNames } from "../helpers/operations.js";
 import { setup } from "./support.js";
 
-const names: string[] = [];
-const channel = tracingChannel<unknown, CallMessage>(TRACING_CHANNELS.call);
-const handlers = {
-  start: (call: CallMessage) => void names.push(`${call.api} ${call.operation}`),
-  end: () => undefined,
-  asyncStart: () => undefined,
-  asyncEnd: () => undefined,
-  error: () => undefined,
-};
-beforeEach(() => channel.subscribe(handlers));
-afterEach(() => {
-  channel.unsubscribe(handlers);
-  names.length = 0;
-});
+const names = recordCallNames();
 
 it("names each call by its resource method", async () => {
   const { emu, rf: main } = await setup({ maxRetries: 0 });
